@@ -1,0 +1,249 @@
+/*
+ * helogate: the inline SMTP filter. Wires the library together and nothing
+ * more: EAL, configuration, shared read-only state, ports, worker lcores,
+ * and the control loop on the main lcore (event writer, stats, signals,
+ * banned-list reload on SIGHUP, exit when a replay is drained).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "banlist_rcu.h"
+#include "config.h"
+#include "event.h"
+#include "port.h"
+#include "scan.h"
+#include "stats.h"
+#include "suffix.h"
+#include "worker.h"
+
+static volatile bool stop_requested;
+static volatile sig_atomic_t reload_requested;
+static volatile sig_atomic_t stats_requested;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else if (sig == SIGUSR1)
+		stats_requested = 1;
+	else
+		stop_requested = true;
+}
+
+static void die(const char *fmt, const char *detail)
+{
+	fprintf(stderr, "helogate: ");
+	fprintf(stderr, fmt, detail);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static FILE *open_output(const char *path)
+{
+	if (path[0] == '\0')
+		return NULL;
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "helogate: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	return f;
+}
+
+/* Write every event the workers have published; returns how many. */
+static unsigned drain_events(struct worker *const *workers, unsigned n, FILE *out)
+{
+	char line[EVENT_JSON_MAX];
+	unsigned written = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct event_ring *ring = worker_events(workers[i]);
+		const struct event *e;
+		while ((e = event_ring_peek(ring)) != NULL) {
+			size_t len = event_format_json(e, line, sizeof(line));
+			event_ring_release(ring);
+			if (out != NULL && len > 0)
+				fwrite(line, 1, len, out);
+			written++;
+		}
+	}
+	if (written > 0 && out != NULL)
+		fflush(out);
+	return written;
+}
+
+static uint64_t total_rx(struct worker *const *workers, unsigned n)
+{
+	uint64_t rx = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		rx += __atomic_load_n(&worker_counters(workers[i])->rx_packets, __ATOMIC_RELAXED);
+	return rx;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	char err[512];
+
+	int eal_args = rte_eal_init(argc, argv);
+	if (eal_args < 0)
+		die("EAL initialization failed: %s (see the EAL message above)",
+		    rte_strerror(rte_errno));
+	argc -= eal_args;
+	argv += eal_args;
+	argv[0] = "helogate";
+
+	config_defaults(&cfg);
+	int rc = config_parse_args(&cfg, argc, argv, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc != 0)
+		die("%s", err);
+
+	/* Shared read-only state, all loaded before any traffic flows. */
+	struct suffix_list *suffixes = suffix_list_load(cfg.psl_path[0] ? cfg.psl_path : NULL, err,
+							sizeof(err));
+	if (suffixes == NULL)
+		die("%s", err);
+	unsigned n_workers = rte_lcore_count() - 1;
+	if (n_workers == 0)
+		die("%s", "need at least one worker lcore besides the main one (e.g. -l 0,1)");
+	struct banlist_rcu *banlist = banlist_rcu_create(n_workers);
+	if (banlist == NULL)
+		die("%s", "cannot allocate the banned-list RCU state");
+	if (cfg.banlist_path[0] && banlist_rcu_reload_file(banlist, cfg.banlist_path, err,
+							   sizeof(err)) != 0)
+		die("%s", err);
+	struct scan_commands *commands = scan_commands_compile(err, sizeof(err));
+	if (commands == NULL)
+		die("%s", err);
+	struct scan_patterns *patterns = NULL;
+	if (cfg.patterns_path[0]) {
+		patterns = scan_patterns_load_file(cfg.patterns_path, err, sizeof(err));
+		if (patterns == NULL)
+			die("%s", err);
+	}
+	FILE *events_out = open_output(cfg.events_path);
+	FILE *stats_out = open_output(cfg.stats_path);
+
+	struct rte_mempool *pool = rte_pktmbuf_pool_create("helogate_mbufs", cfg.mbufs, 256, 0,
+							   RTE_MBUF_DEFAULT_BUF_SIZE,
+							   (int)rte_socket_id());
+	if (pool == NULL)
+		die("cannot create the mbuf pool: %s (try -m with more memory or --mbufs)",
+		    rte_strerror(rte_errno));
+	struct worker_shared shared = {
+		.cfg = &cfg,
+		.suffixes = suffixes,
+		.banlist = banlist,
+		.commands = commands,
+		.patterns = patterns,
+		.mbufs = pool,
+	};
+	struct worker **workers = calloc(n_workers, sizeof(*workers));
+	if (workers == NULL)
+		die("%s", "out of memory");
+	for (unsigned i = 0; i < n_workers; i++) {
+		workers[i] = worker_create(i, &shared, err, sizeof(err));
+		if (workers[i] == NULL)
+			die("%s", err);
+		worker_set_stop_flag(workers[i], &stop_requested);
+	}
+
+	uint16_t ports[2];
+	unsigned n_ports = 0;
+	if (cfg.single_port) {
+		ports[n_ports++] = cfg.lab_port;
+	} else {
+		ports[n_ports++] = cfg.outside_port;
+		ports[n_ports++] = cfg.inside_port;
+	}
+	for (unsigned i = 0; i < n_ports; i++)
+		if (port_start(ports[i], (uint16_t)n_workers, pool, err, sizeof(err)) != 0)
+			die("%s", err);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGUSR1, on_signal);
+
+	unsigned next = 0;
+	unsigned lcore;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		if (rte_eal_remote_launch(worker_run, workers[next], lcore) != 0)
+			die("%s", "cannot launch a worker lcore");
+		next++;
+	}
+	fprintf(stderr, "helogate: %u worker(s), %s mode, %s\n", n_workers,
+		cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
+		cfg.single_port ? "single-port lab layout" : "inline layout");
+
+	/* The control loop: never on the data path, so it may sleep and do I/O. */
+	uint64_t last_rx = 0, last_change_ms = worker_clock_ms(), last_stats_ms = last_change_ms;
+	while (!stop_requested) {
+		unsigned written = drain_events(workers, n_workers, events_out);
+		uint64_t now = worker_clock_ms();
+		if (reload_requested) {
+			reload_requested = 0;
+			if (cfg.banlist_path[0] == '\0')
+				fprintf(stderr, "helogate: SIGHUP: no --banlist to reload\n");
+			else if (banlist_rcu_reload_file(banlist, cfg.banlist_path, err, sizeof(err)) != 0)
+				fprintf(stderr, "helogate: reload failed, old list kept: %s\n", err);
+			else
+				fprintf(stderr, "helogate: banned list reloaded from %s\n", cfg.banlist_path);
+		}
+		if (stats_requested ||
+		    (cfg.stats_interval_ms && now - last_stats_ms >= cfg.stats_interval_ms)) {
+			stats_requested = 0;
+			last_stats_ms = now;
+			stats_write_line(stderr, workers, n_workers);
+		}
+		uint64_t rx = total_rx(workers, n_workers);
+		if (rx != last_rx) {
+			last_rx = rx;
+			last_change_ms = now;
+		} else if (cfg.exit_idle_ms && now - last_change_ms >= cfg.exit_idle_ms) {
+			break;
+		}
+		if (written == 0)
+			usleep(1000);
+	}
+	stop_requested = true;
+	rte_eal_mp_wait_lcore();
+	drain_events(workers, n_workers, events_out);
+	for (unsigned i = 0; i < n_ports; i++)
+		port_stop(ports[i]);
+
+	if (stats_out != NULL)
+		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool));
+	stats_write_line(stderr, workers, n_workers);
+
+	if (events_out != NULL && events_out != stdout)
+		fclose(events_out);
+	if (stats_out != NULL && stats_out != stdout)
+		fclose(stats_out);
+	for (unsigned i = 0; i < n_workers; i++)
+		worker_free(workers[i]);
+	free(workers);
+	scan_patterns_free(patterns);
+	scan_commands_free(commands);
+	banlist_rcu_destroy(banlist);
+	suffix_list_free(suffixes);
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	return 0;
+}

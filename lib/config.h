@@ -1,0 +1,87 @@
+/*
+ * config: helogate's settings, from the command line (after EAL's "--") and
+ * from an INI file (--config FILE, read with DPDK's rte_cfgfile; section
+ * [helogate], the same keys as the long options without "--").
+ *
+ * Produces one struct config that is immutable once the workers start.
+ * Every problem is reported as one line naming the option or FILE:key and
+ * what is wrong; nothing here touches ports or traffic.
+ */
+#ifndef HG_CONFIG_H
+#define HG_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "takeover.h"
+
+#define CONFIG_MAX_SMTP_PORTS 16
+#define CONFIG_MAX_LOCAL_DOMAINS 64
+#define CONFIG_MAX_LOCAL_IPS 64
+#define CONFIG_NAME_MAX 256
+#define CONFIG_NO_PORT UINT16_MAX
+
+enum config_mode { CONFIG_MODE_DETECT, CONFIG_MODE_ENFORCE };
+
+struct config {
+	enum config_mode mode;
+	bool single_port;        /* lab mode: both directions on one port */
+	uint16_t outside_port;   /* towards the clients (inline mode) */
+	uint16_t inside_port;    /* towards the mail servers (inline mode) */
+	uint16_t lab_port;       /* --single-port */
+	uint16_t smtp_ports[CONFIG_MAX_SMTP_PORTS];
+	unsigned n_smtp_ports;
+
+	char banlist_path[PATH_MAX];   /* "" = none */
+	char patterns_path[PATH_MAX];  /* banned-name regular expressions, "" = none */
+	char psl_path[PATH_MAX];       /* "" = the build's default */
+	char events_path[PATH_MAX];    /* "" = no events, "-" = stdout */
+	char stats_path[PATH_MAX];     /* counters as JSON at exit; "" = none, "-" = stdout */
+	char local_domains[CONFIG_MAX_LOCAL_DOMAINS][CONFIG_NAME_MAX]; /* normalized */
+	unsigned n_local_domains;
+	struct ip_addr local_ips[CONFIG_MAX_LOCAL_IPS];
+	unsigned n_local_ips;
+
+	uint32_t flows_per_worker;   /* flow-table capacity of each worker */
+	uint32_t blocks_per_worker;  /* 2 KiB byte blocks for partial lines and held segments */
+	uint32_t event_ring_size;    /* events buffered per worker */
+	uint32_t line_max;           /* longest command line parsed (RFC 5321 says 512) */
+	uint32_t timeout_syn_ms, timeout_idle_ms, timeout_closing_ms;
+	uint32_t rx_burst;
+	uint32_t mbufs;              /* mbuf pool size */
+	uint32_t exit_idle_ms;       /* 0 = run until a signal; else stop after this long without packets */
+	uint32_t stats_interval_ms;  /* 0 = none; else print a counters line to stderr periodically */
+	bool verify_checksums;       /* verify TCP checksums in software when the port did not */
+	uint32_t takeover_wait_ms;   /* how long a takeover may wait for a quiet session */
+	uint32_t takeover_session_ms; /* a taken-over session's lifetime (postscreen: 300 s) */
+	struct takeover_texts replies; /* the 550 reply per reason (--reply REASON=TEXT) */
+};
+
+/* Fill cfg with the defaults (detect mode, inline ports 0 and 1, port 25). */
+void config_defaults(struct config *cfg);
+
+/* Parse the application's arguments (argv[0] is the program name; EAL's own
+ * arguments already removed). A --config FILE is read first, so command-line
+ * options override it. Returns 0, 1 when --help was printed, or -1 with a
+ * one-line message in err. */
+int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_size);
+
+/* Read an INI file into cfg. Returns 0 or -1 with "FILE: ..." in err. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t err_size);
+
+/* True when port is one of the configured SMTP ports. */
+static inline bool config_is_smtp_port(const struct config *cfg, uint16_t port)
+{
+	for (unsigned i = 0; i < cfg->n_smtp_ports; i++)
+		if (cfg->smtp_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* The usage text printed by --help. */
+void config_print_usage(const char *prog);
+
+#endif

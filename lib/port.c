@@ -1,0 +1,92 @@
+#include "port.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+/* Symmetric RSS on DPDK 22.11 (rte_eth_rss_conf has no algorithm field): a
+ * key of repeated 0x6D5A makes the Toeplitz hash of (a, b) equal that of
+ * (b, a), so both directions of a session reach the same queue and worker
+ * (Woo and Park, "Scalable TCP Session Monitoring with Symmetric RSS"). */
+static uint8_t symmetric_rss_key[52];
+
+int port_start(uint16_t port_id, uint16_t n_queues, struct rte_mempool *pool, char *err,
+	       size_t err_size)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	int rc;
+
+	if (!rte_eth_dev_is_valid_port(port_id)) {
+		snprintf(err, err_size, "port %u does not exist (%u ports available; add --vdev or a NIC)",
+			 port_id, rte_eth_dev_count_avail());
+		return -1;
+	}
+	rc = rte_eth_dev_info_get(port_id, &info);
+	if (rc != 0) {
+		snprintf(err, err_size, "port %u: cannot read device info: %s", port_id, strerror(-rc));
+		return -1;
+	}
+	if (info.max_rx_queues < n_queues || info.max_tx_queues < n_queues) {
+		snprintf(err, err_size,
+			 "port %u (%s) has %u RX / %u TX queues, %u workers need one each; "
+			 "use fewer worker lcores",
+			 port_id, info.driver_name, info.max_rx_queues, info.max_tx_queues, n_queues);
+		return -1;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (n_queues > 1) {
+		for (size_t i = 0; i < sizeof(symmetric_rss_key); i += 2) {
+			symmetric_rss_key[i] = 0x6d;
+			symmetric_rss_key[i + 1] = 0x5a;
+		}
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len =
+			info.hash_key_size ? info.hash_key_size : 40;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+		if (conf.rx_adv_conf.rss_conf.rss_hf == 0) {
+			snprintf(err, err_size,
+				 "port %u (%s) cannot spread TCP flows over queues (no RSS); "
+				 "use one worker lcore",
+				 port_id, info.driver_name);
+			return -1;
+		}
+	}
+	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	rc = rte_eth_dev_configure(port_id, n_queues, n_queues, &conf);
+	if (rc != 0) {
+		snprintf(err, err_size, "port %u: configure failed: %s", port_id, strerror(-rc));
+		return -1;
+	}
+	uint16_t rx_desc = 1024, tx_desc = 1024;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc);
+	int socket = rte_eth_dev_socket_id(port_id);
+	for (uint16_t q = 0; q < n_queues; q++) {
+		rc = rte_eth_rx_queue_setup(port_id, q, rx_desc, (unsigned)socket, NULL, pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, (unsigned)socket, NULL);
+		if (rc != 0) {
+			snprintf(err, err_size, "port %u: queue %u setup failed: %s", port_id, q,
+				 strerror(-rc));
+			return -1;
+		}
+	}
+	rc = rte_eth_dev_start(port_id);
+	if (rc != 0) {
+		snprintf(err, err_size, "port %u: start failed: %s", port_id, strerror(-rc));
+		return -1;
+	}
+	/* A bump in the wire forwards frames addressed to the hosts behind it. */
+	rte_eth_promiscuous_enable(port_id);
+	return 0;
+}
+
+void port_stop(uint16_t port_id)
+{
+	rte_eth_dev_stop(port_id);
+	rte_eth_dev_close(port_id);
+}

@@ -1,0 +1,25 @@
+/*
+ * stats: the workers' counters as JSON (one object: totals and per worker)
+ * and as a one-line summary. Control thread only; reads the counters while
+ * the workers run.
+ */
+#ifndef HG_STATS_H
+#define HG_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "counters.h"
+
+struct worker;
+
+/* Sum the counters of n workers into *total. */
+void stats_sum(struct worker *const *workers, unsigned n, struct worker_counters *total);
+
+/* Write {"total":{...},"workers":[{...},...],"mbufs_in_use":N} and a newline. */
+void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint64_t mbufs_in_use);
+
+/* One human-readable line: packets, sessions, verdicts, drops. */
+void stats_write_line(FILE *out, struct worker *const *workers, unsigned n);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * verdict: judge a HELO/EHLO argument in its context and return one reason.
+ *
+ * A pure function of its inputs: no I/O, no allocation, no locks, safe to
+ * call from any number of threads as long as the context's lists are not
+ * freed while it runs (banlist_rcu guarantees that for the workers).
+ */
+#ifndef HG_VERDICT_H
+#define HG_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+
+struct banlist;
+struct suffix_list;
+
+/* Every reason, in precedence order (the first that applies wins). The
+ * second column is the name used on output (helogate-check, events,
+ * counters); the third a one-line description for docs and telemetry. */
+#define VERDICT_REASONS(X)                                                                         \
+	X(OK, "ok", "none of the other reasons applies")                                           \
+	X(INVALID, "invalid", "not a valid domain name or address literal (RFC 5321 4.1.2/4.1.3)")   \
+	X(SERVER_IP, "server-ip", "an address of the receiving server: \"Hello, I'm you\"")          \
+	X(IP_LITERAL, "ip-literal", "an IP address, bare or as an address literal")               \
+	X(LOCALHOST, "localhost", "a loopback name such as localhost.localdomain")                 \
+	X(BANNED, "banned", "the name or a parent domain is banned (list or pattern)")            \
+	X(MATCHES_RCPT, "matches-rcpt", "the recipient's domain or a local domain: \"Hello, I'm you\" by name") \
+	X(NOT_FQDN, "not-fqdn", "not a fully qualified name under a real public suffix")
+
+enum verdict_reason {
+#define VERDICT_ENUM(sym, name, desc) VERDICT_##sym,
+	VERDICT_REASONS(VERDICT_ENUM)
+#undef VERDICT_ENUM
+	VERDICT_COUNT
+};
+
+/* Optional extra ban test (helogate uses it for the Hyperscan pattern
+ * database). Gets the normalized name; returns true when it is banned. */
+typedef bool verdict_pattern_fn(void *arg, const char *name, size_t len);
+
+struct verdict_context {
+	const struct ip_addr *server_ips; /* the receiving server's addresses */
+	size_t n_server_ips;
+	const char *rcpt; /* the text after "RCPT TO:" as on the wire, or NULL */
+	size_t rcpt_len;
+	const char *const *local_domains; /* normalized: lower case, no trailing dot */
+	size_t n_local_domains;
+	const struct banlist *banlist;         /* NULL: nothing banned by name */
+	const struct suffix_list *suffixes;    /* NULL: not-fqdn only catches single labels */
+	verdict_pattern_fn *banned_pattern;    /* NULL: no patterns */
+	void *banned_pattern_arg;
+};
+
+/* Judge helo[0..len) (the HELO/EHLO argument, surrounding blanks allowed;
+ * it may hold any bytes, NUL included). Returns the first reason of
+ * VERDICT_REASONS that applies:
+ *   invalid       hostname_parse() says HOSTNAME_INVALID;
+ *   server-ip     an address equal by value (ip_addr_equal) to a server_ips entry;
+ *   ip-literal    any other address;
+ *   localhost     "localhost", any name under ".localhost" (RFC 6761 6.3),
+ *                 localhost.localdomain, localhost4, localhost6,
+ *                 localhost4.localdomain4, localhost6.localdomain6,
+ *                 ip6-localhost, ip6-loopback;
+ *   banned        banlist_contains() on the normalized name, or banned_pattern;
+ *   matches-rcpt  the name equals the domain rcpt_parse() finds in rcpt, or a
+ *                 local domain (case-insensitive, one trailing dot ignored);
+ *   not-fqdn      suffix_list_is_fqdn() is false;
+ *   ok            otherwise.
+ * ctx NULL is an empty context. No allocation; names up to HOSTNAME_MAX
+ * octets are judged whole. */
+enum verdict_reason verdict_judge_helo(const char *helo, size_t len, const struct verdict_context *ctx);
+
+/* "ok", "invalid", ... ; "unknown" for an out-of-range value. */
+const char *verdict_reason_name(enum verdict_reason reason);
+
+/* The one-line description of VERDICT_REASONS; "unknown" when out of range. */
+const char *verdict_reason_description(enum verdict_reason reason);
+
+/* Parse a name as written above; false when there is no such reason. */
+bool verdict_reason_from_name(const char *name, enum verdict_reason *out);
+
+#endif

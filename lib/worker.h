@@ -1,0 +1,98 @@
+/*
+ * worker: one poll-mode worker lcore, run to completion, shared-nothing.
+ *
+ * A worker owns everything it writes: its flow table, its byte-block pool,
+ * its Hyperscan scratch, its event ring, its counters and its transmit
+ * batches. It shares only read-only data (struct worker_shared): the
+ * configuration, the public-suffix list, the compiled Hyperscan databases,
+ * and the banned list behind banlist_rcu.
+ *
+ * RCU rule: a worker may hold a pointer obtained from banlist_rcu_get() only
+ * until its next banlist_rcu_quiescent() call, made once per loop iteration.
+ *
+ * The data path never allocates, never locks, never blocks and never logs:
+ * every outcome is a counter (counters.h).
+ */
+#ifndef HG_WORKER_H
+#define HG_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "config.h"
+#include "counters.h"
+
+struct banlist_rcu;
+struct suffix_list;
+struct scan_commands;
+struct scan_patterns;
+struct event_ring;
+
+/* Read-only state shared by every worker. */
+struct worker_shared {
+	const struct config *cfg;
+	const struct suffix_list *suffixes;
+	struct banlist_rcu *banlist;          /* never NULL; may hold an empty list */
+	const struct scan_commands *commands; /* the SMTP command database */
+	const struct scan_patterns *patterns; /* banned-name patterns, or NULL */
+	struct rte_mempool *mbufs;            /* where injected segments come from */
+};
+
+/* Where a packet came from or goes to. Inline mode uses OUTSIDE (clients)
+ * and INSIDE (mail servers); single-port lab mode uses LAB for both. */
+enum worker_side { WORKER_SIDE_OUTSIDE, WORKER_SIDE_INSIDE, WORKER_SIDE_LAB, WORKER_SIDE_COUNT };
+
+#define WORKER_TX_MAX 1024
+
+/* Packets a burst produced for one output side, in order. */
+struct worker_tx {
+	uint16_t count;
+	struct rte_mbuf *pkts[WORKER_TX_MAX];
+};
+
+struct worker;
+
+/* Allocate a worker and all its memory (flow table, pool, ring, scratch).
+ * id: 0..n-1, also the RCU reader id and the queue index on every port.
+ * NULL with a one-line message in err on failure. */
+struct worker *worker_create(unsigned id, const struct worker_shared *shared, char *err,
+			     size_t err_size);
+void worker_free(struct worker *w);
+
+/* Process pkts[0..n) received from side `from`. Each packet either joins
+ * the transmit batch of the output side (worker_tx()) or is freed and
+ * counted. now_ms: the worker's clock, sampled once per loop. */
+void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
+			 enum worker_side from, uint64_t now_ms);
+
+/* The pending transmit batch for a side; the caller sends and empties it. */
+struct worker_tx *worker_tx(struct worker *w, enum worker_side side);
+
+/* Free flows whose timers ran out (bounded work per call). */
+void worker_expire(struct worker *w, uint64_t now_ms);
+
+/* Mark a quiescent point for RCU (call between bursts, never inside one). */
+void worker_quiescent(struct worker *w);
+
+/* The poll loop for rte_eal_remote_launch(): receive, process, transmit,
+ * expire, quiescent; until *stop becomes true. arg: struct worker *. */
+int worker_run(void *arg);
+void worker_set_stop_flag(struct worker *w, volatile bool *stop);
+
+/* Count cycles per stage (counters.h, WORKER_STAGES) from now on; costs a
+ * few rdtsc per packet, so only the benchmark turns it on. */
+void worker_set_profiling(struct worker *w, bool on);
+
+const struct worker_counters *worker_counters(const struct worker *w);
+struct event_ring *worker_events(struct worker *w);
+unsigned worker_id(const struct worker *w);
+uint32_t worker_flow_count(const struct worker *w);
+/* Byte blocks in use (partial lines, held segments, long HELOs). */
+uint32_t worker_blocks_in_use(const struct worker *w);
+
+/* Milliseconds since an arbitrary epoch, from the TSC. */
+uint64_t worker_clock_ms(void);
+
+#endif
