@@ -371,7 +371,12 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 				rc = -1;
 				break;
 			}
-			/* List keys take comma-separated values in the file. */
+			/* List keys take comma-separated values in the file; a reply
+			 * text is one value (it may hold commas). */
+			if (o->val == KEY_REPLY) {
+				rc = config_set(cfg, o->val, trim(entries[i].value), err, err_size, path);
+				continue;
+			}
 			char *save = NULL;
 			for (char *item = strtok_r(entries[i].value, ",", &save); item != NULL && rc == 0;
 			     item = strtok_r(NULL, ",", &save))

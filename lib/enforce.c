@@ -478,6 +478,7 @@ static void active_client_packet(struct worker *w, int32_t idx, struct flow *f,
 		f->client_ack = pi->ack;
 	}
 	bool fin = (pi->tcp_flags & TCP_FLAG_FIN) != 0;
+	bool need_ack = false;
 	if (pi->payload_len > 0 || fin) {
 		if (pi->seq == ts->rcv_nxt && !ts->client_fin) {
 			struct takeover_session s;
@@ -496,8 +497,7 @@ static void active_client_packet(struct worker *w, int32_t idx, struct flow *f,
 				ts->client_fin = true;
 				ts->fin_queued = true;
 			}
-			if (o.len == 0 && !ts->fin_queued)
-				send_ack(w, f, ts, now);
+			need_ack = used > 0 || ts->client_fin;
 			if (used < pi->payload_len)
 				w->counters.takeover_dropped++;
 		} else if (seq_lt(pi->seq, ts->rcv_nxt)) {
@@ -513,6 +513,11 @@ static void active_client_packet(struct worker *w, int32_t idx, struct flow *f,
 			send_ack(w, f, ts, now); /* out of order: a duplicate ACK asks for the gap */
 		}
 	}
+	/* What transmit() sends carries the acknowledgement; when it has
+	 * nothing to send, a pure ACK does (a FIN must always be answered). */
+	bool sends = ts->out_sent < ts->out_len || (ts->fin_queued && !ts->fin_sent);
+	if (need_ack && !sends)
+		send_ack(w, f, ts, now);
 	if (ts->client_fin && ts->fin_acked) {
 		w->counters.takeover_closed++;
 		worker_flow_free(w, idx, f);

@@ -43,13 +43,13 @@ const char *stream_verdict_name(enum stream_verdict verdict)
 const char *stream_verdict_description(enum stream_verdict verdict)
 {
 	return (unsigned)verdict < STREAM_VERDICT_COUNT ? verdict_descriptions[verdict]
-							: "unknown verdict";
+	                                                : "unknown verdict";
 }
 
 enum stream_action stream_verdict_action(enum stream_verdict verdict)
 {
 	return (unsigned)verdict < STREAM_VERDICT_COUNT ? verdict_actions[verdict]
-							: STREAM_ACTION_FAIL_OPEN;
+	                                                : STREAM_ACTION_FAIL_OPEN;
 }
 
 /* The ring: a power of two so that a byte's place is its sequence number
@@ -73,7 +73,7 @@ static void ring_write(uint8_t *ring, uint32_t size, uint32_t seq, const uint8_t
 }
 
 static bool ring_equal(const uint8_t *ring, uint32_t size, uint32_t seq, const uint8_t *src,
-		       uint32_t len)
+                       uint32_t len)
 {
 	uint32_t pos = seq & (size - 1);
 	uint32_t first = size - pos < len ? size - pos : len;
@@ -112,8 +112,8 @@ static bool fin_known(const struct stream_dir *d)
 }
 
 /* Calls deliver unless delivery stopped; records a stop. */
-static void deliver_bytes(struct stream_dir *d, stream_deliver_fn *deliver, void *arg,
-			  uint32_t seq, const uint8_t *data, uint32_t len)
+static void deliver_bytes(struct stream_dir *d, stream_deliver_fn *deliver, void *arg, uint32_t seq,
+                          const uint8_t *data, uint32_t len)
 {
 	if (!deliver || len == 0 || (d->flags & F_STOPPED))
 		return;
@@ -151,7 +151,7 @@ static void advance(struct stream_dir *d, uint32_t by)
 /* Deliver the ranges that became contiguous; their bytes are already in the
  * ring, in place, so with holding on they simply become held copies. */
 static void deliver_ready_ranges(struct stream_dir *d, struct block_pool *pool, uint32_t size,
-				 stream_deliver_fn *deliver, void *arg)
+                                 stream_deliver_fn *deliver, void *arg)
 {
 	while (d->n_ooo && d->ooo[0].start == 0) {
 		const uint8_t *ring = block_pool_data(pool, d->block);
@@ -170,7 +170,7 @@ static void deliver_ready_ranges(struct stream_dir *d, struct block_pool *pool, 
 /* The ranges after adding [start, end) (offsets from next_seq), merging
  * overlapping or touching ones; false when more than STREAM_OOO_RANGES. */
 static bool ooo_merge(const struct stream_dir *d, uint32_t start, uint32_t end,
-		      struct stream_range *out, uint8_t *n_out)
+                      struct stream_range *out, uint8_t *n_out)
 {
 	unsigned k = 0;
 	bool placed = false;
@@ -208,7 +208,7 @@ static bool ooo_merge(const struct stream_dir *d, uint32_t start, uint32_t end,
 
 /* A FIN-only segment (len 0) that passed the FIN checks. */
 static enum stream_verdict lone_fin(struct stream_dir *d, struct block_pool *pool, uint32_t fin_seq,
-				    uint64_t window_end, uint32_t size)
+                                    uint64_t window_end, uint32_t size)
 {
 	uint32_t n = d->next_seq, off = fin_seq - n;
 
@@ -242,8 +242,8 @@ void stream_dir_init(struct stream_dir *d, uint32_t next_seq, bool hold)
 }
 
 enum stream_verdict stream_dir_segment(struct stream_dir *d, struct block_pool *pool, uint32_t seq,
-				       const uint8_t *data, uint32_t len, bool fin,
-				       uint64_t window_end, stream_deliver_fn *deliver, void *arg)
+                                       const uint8_t *data, uint32_t len, bool fin,
+                                       uint64_t window_end, stream_deliver_fn *deliver, void *arg)
 {
 	uint32_t n = d->next_seq, end = seq + len, size;
 	uint32_t new_start, held_lo;
@@ -265,7 +265,8 @@ enum stream_verdict stream_dir_segment(struct stream_dir *d, struct block_pool *
 	 * the receiver ignores whole (RFC 9293 3.10.7.4). */
 	if (fin) {
 		if (fin_known(d) ? end != n + d->fin_off : seq_lt(end, n)) {
-			
+			if (!seq_lt(end, d->acked))
+				return STREAM_DROP_CONFLICT;
 			fin = false;
 		} else if (!fin_known(d) && d->n_ooo && d->ooo[d->n_ooo - 1].end > end - n) {
 			return STREAM_DROP_CONFLICT;
@@ -335,8 +336,8 @@ enum stream_verdict stream_dir_segment(struct stream_dir *d, struct block_pool *
 		/* Out of order: room must be left for the held copies, which
 		 * are never evicted for it (a drop only delays; a lost copy
 		 * can cost the inspection of the flow). */
-		if (end - n > size - d->held || !ooo_merge(d, seq - n, end - n, merged, &n_merged) ||
-		    !has_block(d, pool))
+		if (end - n > size - d->held ||
+		    !ooo_merge(d, seq - n, end - n, merged, &n_merged) || !has_block(d, pool))
 			return STREAM_DROP_OOO_FULL;
 		ring_write(block_pool_data(pool, d->block), size, seq, data, len);
 		memcpy(d->ooo, merged, sizeof(merged[0]) * n_merged);
@@ -359,7 +360,7 @@ enum stream_verdict stream_dir_segment(struct stream_dir *d, struct block_pool *
 			held_lo = end - size;
 		from = seq_max(n, held_lo);
 		ring_write(block_pool_data(pool, d->block), size, from, data + (from - seq),
-			   end - from);
+		           end - from);
 		d->held = (uint16_t)(end - held_lo);
 	} else {
 		d->held = 0;

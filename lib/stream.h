@@ -52,8 +52,7 @@ enum stream_action {
  */
 #define STREAM_VERDICTS(X)                                                                         \
 	X(IN_ORDER, "in-order",                                                                    \
-	  "new bytes or a FIN at the next sequence number (after any repeated bytes that matched): " \
-	  "delivered",                                                                             \
+	  "new bytes or a FIN at the next sequence number, after any repeated bytes that matched", \
 	  FORWARD)                                                                                 \
 	X(OUT_OF_ORDER, "out-of-order",                                                            \
 	  "new bytes beyond a gap, inside the window: copied, delivered once the gap fills",       \
@@ -82,14 +81,11 @@ enum stream_action {
 	  "bytes it never saw)",                                                                   \
 	  FAIL_OPEN)                                                                               \
 	X(DROP_CONFLICT, "drop-conflict",                                                          \
-	  "repeats bytes or a FIN position already forwarded, with different content",            \
-	  DROP_TAINT)                                                                              \
+	  "repeats bytes or a FIN position already forwarded, with different content", DROP_TAINT) \
 	X(DROP_OOO_FULL, "drop-ooo-full",                                                          \
-	  "out of order but the flow's ranges or ring, or the pool, are full",                     \
-	  DROP)                                                                                    \
+	  "out of order but the flow's ranges or ring, or the pool, are full", DROP)               \
 	X(DROP_OUT_OF_WINDOW, "drop-out-of-window",                                                \
-	  "new bytes start at or beyond the receiver's window edge (RFC 9293 3.10.7.4)",           \
-	  DROP)
+	  "new bytes start at or beyond the receiver's window edge (RFC 9293 3.10.7.4)", DROP)
 
 enum stream_verdict {
 #define STREAM_VERDICT_ENUM(sym, name, desc, action) STREAM_##sym,
@@ -164,8 +160,8 @@ void stream_dir_init(struct stream_dir *d, uint32_t next_seq, bool hold);
  * the direction changes on a DROP verdict.
  */
 enum stream_verdict stream_dir_segment(struct stream_dir *d, struct block_pool *pool, uint32_t seq,
-				       const uint8_t *data, uint32_t len, bool fin,
-				       uint64_t window_end, stream_deliver_fn *deliver, void *arg);
+                                       const uint8_t *data, uint32_t len, bool fin,
+                                       uint64_t window_end, stream_deliver_fn *deliver, void *arg);
 
 /*
  * The receiver acknowledged every byte before ack: copies below it are
@@ -173,8 +169,9 @@ enum stream_verdict stream_dir_segment(struct stream_dir *d, struct block_pool *
  * acknowledgements are ignored. Returns false when ack covers bytes this
  * stream never delivered: helogate's view is behind the receiver's, so the
  * stream stops tracking (every later segment is PASSTHROUGH) and the caller
- * stops inspecting (rule 1). The caller has already dropped acknowledgements
- * of data never sent (rule 3); this is the remaining case.
+ * stops inspecting (rule 1). True otherwise, and always once the stream
+ * no longer tracks. The caller has already dropped acknowledgements of data
+ * never sent (rule 3); this is the remaining case.
  */
 bool stream_dir_ack(struct stream_dir *d, struct block_pool *pool, uint32_t ack);
 

@@ -207,6 +207,8 @@ uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_sessio
 {
 	uint32_t used = 0;
 
+	if (d->closed)
+		return len; /* after a closing reply, input is read and discarded */
 	while (used < len && !d->closed) {
 		if (out_size - o->len < TAKEOVER_REPLY_MAX)
 			break; /* the rest waits for room; its bytes are not acknowledged */

@@ -96,7 +96,7 @@ void takeover_answer(struct takeover_dialogue *d, const struct takeover_session 
  * order. out must hold out_size bytes; lines whose reply would not fit are
  * left unread (line_len stays, *consumed says how far it got), so the
  * caller sends what it has and feeds the rest again. Returns the number of
- * input bytes consumed.
+ * input bytes consumed; after a closing reply, everything (discarded).
  */
 uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_session *s,
 		       const uint8_t *data, uint32_t len, char *out, uint32_t out_size,

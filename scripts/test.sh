@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-scripts/bootstrap.sh test || exit 1
+scripts/bootstrap.sh test lab || exit 1
 
 passed=0
 failed=0
@@ -77,7 +77,7 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	if CC=clang stage_build build-fuzz "libFuzzer (clang, ASan+UBSan)" -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dtests=enabled; then
 		for target in build-fuzz/tests/fuzz/fuzz_*; do
-			[ -x "$target" ] || continue
+			[ -f "$target" ] && [ -x "$target" ] || continue
 			name=$(basename "$target")
 			corpus_src=tests/fuzz/corpus/${name#fuzz_}
 			corpus_run=build-fuzz/corpus/$name

@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((kind & 0x40) && len)
 				buf[data[5] % len] ^= 1 + (data[5] >> 7);
 			v = stream_dir_segment(&d, pool, m.base + off, buf, len, fin, window_end,
-					       sink, NULL);
+			                       sink, NULL);
 			check((unsigned)v < STREAM_VERDICT_COUNT);
 			if (stream_verdict_action(v) == STREAM_ACTION_DROP ||
 			    stream_verdict_action(v) == STREAM_ACTION_DROP_TAINT) {
@@ -171,7 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 5:
-			window_end = (kind & 0x08) ? STREAM_WINDOW_UNKNOWN : (uint64_t)(m.base + off);
+			window_end =
+			    (kind & 0x08) ? STREAM_WINDOW_UNKNOWN : (uint64_t)(m.base + off);
 			break;
 		case 6:
 			stream_dir_set_hold(&d, kind & 0x08);
@@ -184,8 +185,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(block_pool_in_use(pool) <= 1);
 		check(stream_dir_bytes_held(&d) <= ring);
 		if (!fail_open) {
-			uint32_t tracked = stream_dir_next_seq(&d) - m.base -
-					   (stream_dir_fin_reached(&d) ? 1 : 0);
+			uint32_t tracked =
+			    stream_dir_next_seq(&d) - m.base - (stream_dir_fin_reached(&d) ? 1 : 0);
 
 			check(m.stopped ? tracked >= m.n_delivered : tracked == m.n_delivered);
 		}

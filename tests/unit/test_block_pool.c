@@ -113,13 +113,13 @@ static void test_free_of_null_is_a_no_op(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_rejects_sizes_and_counts_outside_the_limits),
-		cmocka_unit_test(test_new_pool_reports_its_geometry_and_nothing_in_use),
-		cmocka_unit_test(test_get_hands_out_every_block_once_then_none_and_counts_it),
-		cmocka_unit_test(test_put_block_is_handed_out_again),
-		cmocka_unit_test(test_put_none_does_nothing),
-		cmocka_unit_test(test_blocks_do_not_overlap_and_are_aligned),
-		cmocka_unit_test(test_free_of_null_is_a_no_op),
+	    cmocka_unit_test(test_create_rejects_sizes_and_counts_outside_the_limits),
+	    cmocka_unit_test(test_new_pool_reports_its_geometry_and_nothing_in_use),
+	    cmocka_unit_test(test_get_hands_out_every_block_once_then_none_and_counts_it),
+	    cmocka_unit_test(test_put_block_is_handed_out_again),
+	    cmocka_unit_test(test_put_none_does_nothing),
+	    cmocka_unit_test(test_blocks_do_not_overlap_and_are_aligned),
+	    cmocka_unit_test(test_free_of_null_is_a_no_op),
 	};
 
 	return cmocka_run_group_tests_name("block_pool", tests, NULL, NULL);

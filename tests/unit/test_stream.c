@@ -24,9 +24,9 @@ static const uint32_t isns[] = {0u, 1u, 0x80000000u, 0xffffffffu};
 struct sink {
 	uint8_t *buf;
 	uint32_t len;
-	uint32_t next;       /* the seq the next call must carry */
+	uint32_t next; /* the seq the next call must carry */
 	unsigned calls;
-	unsigned stop_at;    /* return false on this call (1-based); 0: never */
+	unsigned stop_at; /* return false on this call (1-based); 0: never */
 	unsigned calls_after_stop;
 };
 
@@ -102,10 +102,10 @@ static int teardown(void **state)
 
 /* Send bytes at stream offset off (relative to ISN + 1). */
 static enum stream_verdict seg_fin(struct fx *f, uint32_t off, const void *bytes, uint32_t len,
-				   bool fin)
+                                   bool fin)
 {
 	return stream_dir_segment(&f->d, f->pool, f->base + off, bytes, len, fin, f->window_end,
-				  sink_deliver, &f->sink);
+	                          sink_deliver, &f->sink);
 }
 
 static enum stream_verdict seg(struct fx *f, uint32_t off, const char *text)
@@ -222,7 +222,8 @@ static void test_retransmission_with_different_content_is_a_conflict(void **stat
 		assert_int_equal(seg(f, 0, "RCPT TO:<a@b>\r\n"), STREAM_IN_ORDER);
 		assert_int_equal(seg(f, 0, "RCPT TO:<x@b>\r\n"), STREAM_DROP_CONFLICT);
 		assert_int_equal(seg(f, 9, "x"), STREAM_DROP_CONFLICT);
-		assert_int_equal(stream_verdict_action(STREAM_DROP_CONFLICT), STREAM_ACTION_DROP_TAINT);
+		assert_int_equal(stream_verdict_action(STREAM_DROP_CONFLICT),
+		                 STREAM_ACTION_DROP_TAINT);
 		/* Nothing changed: the stream goes on. */
 		assert_next(f, 15);
 		assert_int_equal(seg(f, 15, "DATA\r\n"), STREAM_IN_ORDER);
@@ -315,7 +316,8 @@ static void test_retransmission_of_unacked_data_not_held_is_unverifiable(void **
 		fx_start(f, isns[i], false);
 		assert_int_equal(seg(f, 0, "BDAT 5 LAST\r\n"), STREAM_IN_ORDER);
 		assert_int_equal(seg(f, 0, "BDAT 5 LAST\r\n"), STREAM_UNVERIFIABLE);
-		assert_int_equal(stream_verdict_action(STREAM_UNVERIFIABLE), STREAM_ACTION_FAIL_OPEN);
+		assert_int_equal(stream_verdict_action(STREAM_UNVERIFIABLE),
+		                 STREAM_ACTION_FAIL_OPEN);
 		assert_true(stream_dir_passthrough(&f->d));
 		/* From then on everything passes untracked. */
 		assert_int_equal(seg(f, 13, "hello"), STREAM_PASSTHROUGH);
@@ -501,8 +503,8 @@ static void test_pool_exhaustion_fails_open(void **state)
 	fx_start(f, 1000, true);
 	stream_dir_init(&other, 5000, true);
 	assert_int_equal(stream_dir_segment(&other, small, 5000, (const uint8_t *)"x", 1, false,
-					    STREAM_WINDOW_UNKNOWN, NULL, NULL),
-			 STREAM_IN_ORDER);
+	                                    STREAM_WINDOW_UNKNOWN, NULL, NULL),
+	                 STREAM_IN_ORDER);
 	assert_int_equal(block_pool_in_use(small), 1);
 	exhausted = block_pool_exhausted(small);
 	/* Out of order with no block: dropped, the sender will resend. */
@@ -539,7 +541,7 @@ static void test_block_size_not_a_power_of_two_uses_the_power_of_two_below(void 
 		assert_int_equal(seg_fin(f, 2000, bytes + 2000, 3000, false), STREAM_IN_ORDER);
 		assert_int_equal(stream_dir_bytes_held(&f->d), 2048);
 		assert_int_equal(seg_fin(f, 5000 - 2048, bytes + 5000 - 2048, 2048, false),
-				 STREAM_RETRANSMIT);
+		                 STREAM_RETRANSMIT);
 		assert_int_equal(f->sink.len, 5000);
 		assert_memory_equal(f->sink.buf, bytes, 5000);
 		fx_end(f);
@@ -560,7 +562,8 @@ static void test_beyond_the_window_is_dropped(void **state)
 		f->window_end = (uint32_t)(f->base + 10);
 		assert_int_equal(seg(f, 10, "x"), STREAM_DROP_OUT_OF_WINDOW);
 		assert_int_equal(seg(f, 12, "xyz"), STREAM_DROP_OUT_OF_WINDOW);
-		assert_int_equal(stream_verdict_action(STREAM_DROP_OUT_OF_WINDOW), STREAM_ACTION_DROP);
+		assert_int_equal(stream_verdict_action(STREAM_DROP_OUT_OF_WINDOW),
+		                 STREAM_ACTION_DROP);
 		assert_int_equal(stream_dir_bytes_held(&f->d), 0);
 		/* Starting inside the window, a segment is taken whole (Linux
 		 * queues it whole; a receiver that trims it gets the tail again
@@ -588,7 +591,8 @@ static void test_zero_window_probe_is_delivered_and_held_until_acked(void **stat
 		ack(f, 5);
 		f->window_end = (uint32_t)(f->base + 5);
 		assert_int_equal(seg(f, 5, "\n"), STREAM_ZERO_WINDOW_PROBE);
-		assert_int_equal(stream_verdict_action(STREAM_ZERO_WINDOW_PROBE), STREAM_ACTION_FORWARD);
+		assert_int_equal(stream_verdict_action(STREAM_ZERO_WINDOW_PROBE),
+		                 STREAM_ACTION_FORWARD);
 		assert_delivered(f, "line\r\n");
 		/* The receiver dropped it: the same byte again is verified... */
 		assert_int_equal(seg(f, 5, "\n"), STREAM_RETRANSMIT);
@@ -679,9 +683,9 @@ static void test_stop_during_gap_fill_stops_before_the_held_ranges(void **state)
 
 	fx_start(f, 0xfffffff0u, true);
 	assert_int_equal(seg(f, 3, "def"), STREAM_OUT_OF_ORDER);
-	assert_int_equal(stream_dir_segment(&f->d, f->pool, f->base, (const uint8_t *)"abc", 3, false,
-					    STREAM_WINDOW_UNKNOWN, stop_immediately, &calls),
-			 STREAM_STOPPED);
+	assert_int_equal(stream_dir_segment(&f->d, f->pool, f->base, (const uint8_t *)"abc", 3,
+	                                    false, STREAM_WINDOW_UNKNOWN, stop_immediately, &calls),
+	                 STREAM_STOPPED);
 	assert_int_equal(calls, 1);
 	assert_next(f, 6);
 	fx_end(f);
@@ -702,10 +706,10 @@ static void test_set_hold_inside_the_callback_applies_to_later_bytes(void **stat
 	for (unsigned i = 0; i < N_ISNS; i++) {
 		fx_start(f, isns[i], true);
 		hold_switch_fx = f;
-		assert_int_equal(stream_dir_segment(&f->d, f->pool, f->base, (const uint8_t *)"DATA\r\n",
-						    6, false, STREAM_WINDOW_UNKNOWN, turn_hold_off,
-						    &f->sink),
-				 STREAM_IN_ORDER);
+		assert_int_equal(stream_dir_segment(&f->d, f->pool, f->base,
+		                                    (const uint8_t *)"DATA\r\n", 6, false,
+		                                    STREAM_WINDOW_UNKNOWN, turn_hold_off, &f->sink),
+		                 STREAM_IN_ORDER);
 		/* The command that turned holding off is still verified. */
 		assert_int_equal(seg(f, 0, "DATA\r\n"), STREAM_RETRANSMIT);
 		assert_int_equal(seg(f, 0, "DATX\r\n"), STREAM_DROP_CONFLICT);
@@ -769,13 +773,13 @@ static void test_release_returns_every_block(void **state)
 	for (unsigned k = 0; k < 6; k++) {
 		stream_dir_init(&dirs[k], 100u * k, true);
 		assert_int_equal(stream_dir_segment(&dirs[k], f->pool, 100u * k + 5,
-						    (const uint8_t *)"late", 4, false,
-						    STREAM_WINDOW_UNKNOWN, NULL, NULL),
-				 STREAM_OUT_OF_ORDER);
+		                                    (const uint8_t *)"late", 4, false,
+		                                    STREAM_WINDOW_UNKNOWN, NULL, NULL),
+		                 STREAM_OUT_OF_ORDER);
 		assert_int_equal(stream_dir_segment(&dirs[k], f->pool, 100u * k,
-						    (const uint8_t *)"ab", 2, false,
-						    STREAM_WINDOW_UNKNOWN, NULL, NULL),
-				 STREAM_IN_ORDER);
+		                                    (const uint8_t *)"ab", 2, false,
+		                                    STREAM_WINDOW_UNKNOWN, NULL, NULL),
+		                 STREAM_IN_ORDER);
 	}
 	assert_int_equal(block_pool_in_use(f->pool), 6);
 	for (unsigned k = 0; k < 6; k++) {
@@ -784,8 +788,8 @@ static void test_release_returns_every_block(void **state)
 	}
 	assert_int_equal(block_pool_in_use(f->pool), 0);
 	assert_int_equal(stream_dir_segment(&dirs[0], f->pool, 2, (const uint8_t *)"c", 1, false,
-					    STREAM_WINDOW_UNKNOWN, NULL, NULL),
-			 STREAM_PASSTHROUGH);
+	                                    STREAM_WINDOW_UNKNOWN, NULL, NULL),
+	                 STREAM_PASSTHROUGH);
 }
 
 /* ---- FIN ---- */
@@ -918,8 +922,8 @@ static void test_empty_segment_and_oversized_segment(void **state)
 	fx_start(f, 42, true);
 	assert_int_equal(seg_fin(f, 0, NULL, 0, false), STREAM_EMPTY);
 	assert_int_equal(stream_dir_segment(&f->d, f->pool, f->base, (const uint8_t *)"x", 1u << 30,
-					    false, STREAM_WINDOW_UNKNOWN, sink_deliver, &f->sink),
-			 STREAM_DROP_OUT_OF_WINDOW);
+	                                    false, STREAM_WINDOW_UNKNOWN, sink_deliver, &f->sink),
+	                 STREAM_DROP_OUT_OF_WINDOW);
 	assert_int_equal(f->sink.len, 0);
 	fx_end(f);
 }
@@ -969,6 +973,8 @@ struct piece {
 	uint32_t off, len;
 };
 
+static unsigned verdicts_seen[STREAM_VERDICT_COUNT];
+
 /* One run: the stream cut at random, sent with bounded reordering, random
  * duplicates and random re-cut retransmissions (as a sender re-segments),
  * acknowledged as a receiver would. Returns after checking the output. */
@@ -1006,23 +1012,24 @@ static void run_random_segmentation(struct fx *f, uint32_t isn, uint64_t seed)
 			p.len = p.len > LEN - p.off ? LEN - p.off : p.len;
 		} else {
 			memmove(&pending[pick], &pending[pick + 1],
-				(n_pending - pick - 1) * sizeof(pending[0]));
+			        (n_pending - pick - 1) * sizeof(pending[0]));
 			n_pending--;
 		}
 		v = seg_fin(f, p.off, stream + p.off, p.len, p.off + p.len == LEN);
+		verdicts_seen[v]++;
 		if (v == STREAM_DROP_OOO_FULL) {
 			/* Dropped: the sender will send it again. */
 			if (dice != 0)
 				pending[n_pending++] = p;
 		} else {
 			assert_true(v == STREAM_IN_ORDER || v == STREAM_OUT_OF_ORDER ||
-				    v == STREAM_RETRANSMIT || v == STREAM_RETRANSMIT_ACKED);
+			            v == STREAM_RETRANSMIT || v == STREAM_RETRANSMIT_ACKED);
 			if (p.off + p.len > sent_hi)
 				sent_hi = p.off + p.len;
 			if (dice == 1) /* plus an exact duplicate */
-				assert_int_not_equal(seg_fin(f, p.off, stream + p.off, p.len,
-							     p.off + p.len == LEN),
-						     STREAM_DROP_CONFLICT);
+				assert_int_not_equal(
+				    seg_fin(f, p.off, stream + p.off, p.len, p.off + p.len == LEN),
+				    STREAM_DROP_CONFLICT);
 		}
 		/* Keep pending sorted so the reorder window slides forward. */
 		for (unsigned k = n_pending; k-- > 1 && pending[k].off < pending[k - 1].off;) {
@@ -1048,9 +1055,15 @@ static void test_any_segmentation_delivers_the_same_stream(void **state)
 {
 	struct fx *f = *state;
 
+	memset(verdicts_seen, 0, sizeof(verdicts_seen));
 	for (unsigned i = 0; i < N_ISNS; i++)
 		for (uint64_t seed = 1; seed <= 16; seed++)
 			run_random_segmentation(f, isns[i] - 7000 * (uint32_t)seed, seed);
+	/* The runs did exercise reordering, repeats and the bounds. */
+	assert_true(verdicts_seen[STREAM_OUT_OF_ORDER] > 100);
+	assert_true(verdicts_seen[STREAM_RETRANSMIT] > 50);
+	assert_true(verdicts_seen[STREAM_RETRANSMIT_ACKED] > 10);
+	assert_true(verdicts_seen[STREAM_DROP_OOO_FULL] > 10);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1058,48 +1071,48 @@ static void test_any_segmentation_delivers_the_same_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_in_order_segments_are_delivered_once_in_order),
-		T(test_out_of_order_then_gap_fill_delivers_in_order),
-		T(test_gap_fill_with_holding_off_still_delivers_held_ranges),
-		T(test_duplicate_identical_segment_is_forwarded_not_redelivered),
-		T(test_overlap_with_same_content_is_accepted),
-		T(test_retransmission_with_different_content_is_a_conflict),
-		T(test_out_of_order_overlap_with_different_content_is_a_conflict),
-		T(test_partial_overlap_delivers_only_the_new_bytes),
-		T(test_partial_overlap_with_different_old_bytes_drops_the_whole_segment),
-		T(test_retransmission_of_acked_data_with_different_bytes_is_forwarded),
-		T(test_retransmission_of_partly_acked_data_checks_the_held_rest),
-		T(test_retransmission_of_unacked_data_not_held_is_unverifiable),
-		T(test_retransmission_older_than_the_hold_bound_is_unverifiable),
-		T(test_conflict_wins_over_unverifiable_in_the_same_segment),
-		T(test_wrap_around_in_the_middle_of_a_command),
-		T(test_segment_split_inside_crlf_is_delivered_across_two_segments),
-		T(test_one_byte_per_segment_for_300_bytes),
-		T(test_100_kib_in_order_with_holding_keeps_one_block),
-		T(test_ooo_range_bound_exceeded_is_dropped_and_in_order_still_works),
-		T(test_ooo_beyond_the_ring_is_dropped),
-		T(test_pool_exhaustion_fails_open),
-		T(test_block_size_not_a_power_of_two_uses_the_power_of_two_below),
-		T(test_beyond_the_window_is_dropped),
-		T(test_zero_window_probe_is_delivered_and_held_until_acked),
-		T(test_zero_window_probe_copy_is_released_by_its_ack),
-		T(test_zero_window_longer_segment_is_dropped),
-		T(test_deliver_returning_false_stops_delivery),
-		T(test_stop_during_gap_fill_stops_before_the_held_ranges),
-		T(test_set_hold_inside_the_callback_applies_to_later_bytes),
-		T(test_ack_releases_held_copies_and_then_the_block),
-		T(test_ack_of_bytes_never_delivered_stops_tracking),
-		T(test_release_returns_every_block),
-		T(test_fin_in_order_advances_next_seq_once),
-		T(test_lone_fin_in_order_and_after_retransmitted_data),
-		T(test_fin_out_of_order_is_reached_when_the_gap_fills),
-		T(test_fin_elsewhere_or_data_past_it_is_a_conflict),
-		T(test_fin_inside_acknowledged_data_is_ignored),
-		T(test_ack_of_the_fin_is_accepted),
-		T(test_empty_segment_and_oversized_segment),
-		T(test_direction_state_fits_in_32_bytes),
-		T(test_every_verdict_has_a_unique_name_a_description_and_an_action),
-		T(test_any_segmentation_delivers_the_same_stream),
+	    T(test_in_order_segments_are_delivered_once_in_order),
+	    T(test_out_of_order_then_gap_fill_delivers_in_order),
+	    T(test_gap_fill_with_holding_off_still_delivers_held_ranges),
+	    T(test_duplicate_identical_segment_is_forwarded_not_redelivered),
+	    T(test_overlap_with_same_content_is_accepted),
+	    T(test_retransmission_with_different_content_is_a_conflict),
+	    T(test_out_of_order_overlap_with_different_content_is_a_conflict),
+	    T(test_partial_overlap_delivers_only_the_new_bytes),
+	    T(test_partial_overlap_with_different_old_bytes_drops_the_whole_segment),
+	    T(test_retransmission_of_acked_data_with_different_bytes_is_forwarded),
+	    T(test_retransmission_of_partly_acked_data_checks_the_held_rest),
+	    T(test_retransmission_of_unacked_data_not_held_is_unverifiable),
+	    T(test_retransmission_older_than_the_hold_bound_is_unverifiable),
+	    T(test_conflict_wins_over_unverifiable_in_the_same_segment),
+	    T(test_wrap_around_in_the_middle_of_a_command),
+	    T(test_segment_split_inside_crlf_is_delivered_across_two_segments),
+	    T(test_one_byte_per_segment_for_300_bytes),
+	    T(test_100_kib_in_order_with_holding_keeps_one_block),
+	    T(test_ooo_range_bound_exceeded_is_dropped_and_in_order_still_works),
+	    T(test_ooo_beyond_the_ring_is_dropped),
+	    T(test_pool_exhaustion_fails_open),
+	    T(test_block_size_not_a_power_of_two_uses_the_power_of_two_below),
+	    T(test_beyond_the_window_is_dropped),
+	    T(test_zero_window_probe_is_delivered_and_held_until_acked),
+	    T(test_zero_window_probe_copy_is_released_by_its_ack),
+	    T(test_zero_window_longer_segment_is_dropped),
+	    T(test_deliver_returning_false_stops_delivery),
+	    T(test_stop_during_gap_fill_stops_before_the_held_ranges),
+	    T(test_set_hold_inside_the_callback_applies_to_later_bytes),
+	    T(test_ack_releases_held_copies_and_then_the_block),
+	    T(test_ack_of_bytes_never_delivered_stops_tracking),
+	    T(test_release_returns_every_block),
+	    T(test_fin_in_order_advances_next_seq_once),
+	    T(test_lone_fin_in_order_and_after_retransmitted_data),
+	    T(test_fin_out_of_order_is_reached_when_the_gap_fills),
+	    T(test_fin_elsewhere_or_data_past_it_is_a_conflict),
+	    T(test_fin_inside_acknowledged_data_is_ignored),
+	    T(test_ack_of_the_fin_is_accepted),
+	    T(test_empty_segment_and_oversized_segment),
+	    T(test_direction_state_fits_in_32_bytes),
+	    T(test_every_verdict_has_a_unique_name_a_description_and_an_action),
+	    T(test_any_segmentation_delivers_the_same_stream),
 	};
 
 	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
