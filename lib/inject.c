@@ -38,7 +38,7 @@ uint32_t inject_build(const struct inject_template *t, const struct inject_segme
 		      uint8_t *buf, uint32_t size)
 {
 	uint32_t ip_len = t->ip_version == 4 ? 20 : 40;
-	uint32_t tcp_len = seg->timestamps ? 32 : 20;
+	uint32_t tcp_len = seg->mss ? 40 : seg->timestamps ? 32 : 20;
 	uint32_t len = t->l2_len + ip_len + tcp_len + seg->payload_len;
 	uint32_t frame_len = len < 60 ? 60 : len;
 
@@ -81,7 +81,17 @@ uint32_t inject_build(const struct inject_template *t, const struct inject_segme
 	tcp[12] = (uint8_t)((tcp_len / 4) << 4);
 	tcp[13] = seg->flags;
 	put16(tcp + 14, seg->window);
-	if (seg->timestamps) {
+	if (seg->mss) {
+		/* MSS, SACK-permitted, TS, NOP, WS: the order Linux sends. */
+		tcp[20] = 2, tcp[21] = 4;
+		put16(tcp + 22, seg->mss);
+		tcp[24] = 4, tcp[25] = 2;
+		tcp[26] = 8, tcp[27] = 10;
+		put32(tcp + 28, seg->tsval);
+		put32(tcp + 32, seg->tsecr);
+		tcp[36] = 1;
+		tcp[37] = 3, tcp[38] = 3, tcp[39] = seg->wscale;
+	} else if (seg->timestamps) {
 		tcp[20] = 1; /* NOP, NOP, kind 8 length 10: RFC 7323 appendix A layout */
 		tcp[21] = 1;
 		tcp[22] = 8;

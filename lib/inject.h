@@ -21,7 +21,7 @@
 
 #define INJECT_L2_MAX 22  /* Ethernet + two VLAN tags */
 /* Largest frame inject_build() writes for payload_len bytes of payload. */
-#define INJECT_FRAME_MAX(payload_len) (INJECT_L2_MAX + 40 + 32 + (payload_len) + 60)
+#define INJECT_FRAME_MAX(payload_len) (INJECT_L2_MAX + 40 + 40 + (payload_len) + 60)
 
 /* What a session's injected segments share, taken from one client packet. */
 struct inject_template {
@@ -44,6 +44,11 @@ struct inject_segment {
 	uint16_t window; /* as on the wire (already shifted by the sender's scale) */
 	bool timestamps; /* add NOP, NOP, TS option (RFC 7323 3) */
 	uint32_t tsval, tsecr;
+	/* SYN options (the synthesizer's handshakes): when mss is non-zero the
+	 * segment carries MSS, SACK-permitted, timestamps and window scale
+	 * (wscale) in Linux's layout, 20 bytes, instead of the option above. */
+	uint16_t mss;
+	uint8_t wscale;
 	uint16_t ip_id;  /* IPv4 identification */
 	const uint8_t *payload;
 	uint16_t payload_len;

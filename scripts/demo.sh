@@ -24,7 +24,7 @@ if [ -x build/app/helogate ] && [ -x build/app/helogate-synth ]; then
 	build/app/helogate-synth -o "$work/mix.pcap" --expect "$work/expected.jsonl" \
 		--profile smtp-mix --sessions 200 --seed 1
 	scripts/helogate-replay "$work/mix.pcap" -o "$work/out.pcap" --events "$work/events.jsonl" \
-		--banlist tests/data/banlist.txt --local-domain lab-mail.net --flows 65536 --blocks 4096
+		--mode detect --banlist tests/data/banlist.txt --local-domain lab-mail.net --flows 65536 --blocks 4096
 	echo "first events:"
 	head -n 5 "$work/events.jsonl"
 	echo "events by reason:"
