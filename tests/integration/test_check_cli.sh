@@ -74,6 +74,7 @@ grep -q '^Usage: helogate-check' "$tmp/out" || fail "--help: no usage on stdout"
 # 5. One answer per line as soon as the line is read (flushed per line):
 #    ask over a pipe that stays open.
 coproc CHECK { "$bin" "${seed_args[@]}"; }
+check_pid=$CHECK_PID # bash unsets CHECK_PID as soon as the coprocess exits
 for helo in localhost fakedomain.xyz mail.exampledomain.com; do
 	printf '%s\n' "$helo" >&"${CHECK[1]}"
 	if ! IFS= read -r -t 10 answer <&"${CHECK[0]}"; then
@@ -83,7 +84,7 @@ for helo in localhost fakedomain.xyz mail.exampledomain.com; do
 done
 [ "${answer:-}" = $'ok\tmail.exampledomain.com' ] || fail "flush: last answer '${answer:-}'"
 exec {CHECK[1]}>&-
-wait "$CHECK_PID" || fail "flush: exit status $?"
+wait "$check_pid" || fail "flush: exit status $?"
 
 # 6. A 4 MiB line is judged whole (no truncation, no split into two lines).
 head -c $((4 << 20)) /dev/zero | tr '\0' 'a' >"$tmp/long"
