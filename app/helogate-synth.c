@@ -1,10 +1,17 @@
 /*
- * helogate-synth: write a capture of synthesized SMTP sessions (lib/synth)
- * and the events helogate must report for it.
+ * helogate-synth: write a classic pcap of synthesized SMTP sessions
+ * (lib/synth) and, with --expect, the events helogate must report for it
+ * under the lab context (tests/data/lab-context.md), one JSON object per
+ * line in capture order.
  *
- * usage: helogate-synth -o OUT.pcap [--expect EVENTS.jsonl] [--profile NAME]
- *        [--sessions N] [--seed S] [--bogus-ratio R] [--concurrency K]
- *        [--body-max BYTES] [--scenario NAME]... [--list-scenarios]
+ * usage: helogate-synth -o OUT.pcap [--expect EVENTS.jsonl]
+ *          [--profile smtp-mix|smtp-commands|bogus-flood|non-smtp]
+ *          [--sessions N] [--seed S] [--bogus-ratio R] [--concurrency K]
+ *          [--bodies small|realistic] [--body-median BYTES] [--body-max BYTES]
+ *          [--scenario NAME]... [--list-scenarios]
+ * With --scenario (repeatable) the named scenarios are written in order and
+ * the profile options are ignored. A bad option: one line on stderr, exit 2;
+ * a failure while writing: one line, exit 1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,13 +21,14 @@
 
 #include <pcap/pcap.h>
 
-#include "event.h"
 #include "synth.h"
+
+#define SCENARIOS_MAX 64
 
 struct output {
 	pcap_dumper_t *dumper;
 	FILE *expect;
-	unsigned long frames, events;
+	bool expect_failed;
 };
 
 static int write_frame(void *arg, const uint8_t *frame, uint32_t len, uint64_t ts_ns)
@@ -34,157 +42,214 @@ static int write_frame(void *arg, const uint8_t *frame, uint32_t len, uint64_t t
 	};
 
 	pcap_dump((u_char *)out->dumper, &h, frame);
-	out->frames++;
 	return 0;
 }
 
-/* The expected events use helogate's own JSON form (event_format_json),
- * so a test compares like with like; ts, worker and action are ignored. */
-static void write_event(void *arg, const struct synth_event *se)
+static void write_event(void *arg, const struct synth_event *e)
 {
 	struct output *out = arg;
-	struct event e;
-	char line[EVENT_JSON_MAX];
+	char line[SYNTH_EVENT_JSON_MAX];
+	size_t n;
 
-	out->events++;
 	if (out->expect == NULL)
 		return;
-	memset(&e, 0, sizeof(e));
-	e.client = se->client;
-	e.server = se->server;
-	e.client_port = se->client_port;
-	e.server_port = se->server_port;
-	e.reason = (uint8_t)se->reason;
-	e.action = EVENT_ACTION_DETECTED;
-	snprintf(e.command, sizeof(e.command), "%s", se->command);
-	event_set_helo(&e, se->helo, se->helo_len);
-	event_set_rcpt(&e, se->rcpt, strlen(se->rcpt));
-	size_t n = event_format_json(&e, line, sizeof(line));
-	fwrite(line, 1, n, out->expect);
+	n = synth_event_json(e, line, sizeof(line));
+	if (n == 0 || fwrite(line, 1, n, out->expect) != n)
+		out->expect_failed = true;
 }
 
-static void usage(FILE *f)
+static int usage_error(const char *fmt, const char *arg)
 {
-	fprintf(f, "usage: helogate-synth -o OUT.pcap [--expect EVENTS.jsonl] [--profile "
-		   "smtp-mix|smtp-commands|bogus-flood|non-smtp]\n"
-		   "       [--sessions N] [--seed S] [--bogus-ratio R] [--concurrency K] "
-		   "[--body-max BYTES]\n"
-		   "       [--scenario NAME]... [--list-scenarios]\n");
-}
-
-static int fail(const char *what, const char *value)
-{
-	fprintf(stderr, "helogate-synth: %s '%s'\n", what, value);
+	fputs("helogate-synth: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n", stderr);
 	return 2;
+}
+
+static void usage(void)
+{
+	printf("usage: helogate-synth -o OUT.pcap [--expect EVENTS.jsonl]\n"
+	       "         [--profile smtp-mix|smtp-commands|bogus-flood|non-smtp]\n"
+	       "         [--sessions N] [--seed S] [--bogus-ratio R] [--concurrency K]\n"
+	       "         [--bodies small|realistic] [--body-median BYTES] [--body-max BYTES]\n"
+	       "         [--scenario NAME]... [--list-scenarios]\n");
+}
+
+/* Decimal digits only (no sign, no blanks), at most max. */
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_ratio(const char *s, double *out)
+{
+	char *end;
+
+	if ((*s < '0' || *s > '9') && *s != '.')
+		return false;
+	double v = strtod(s, &end);
+	if (*end != '\0' || !(v >= 0 && v <= 1))
+		return false;
+	*out = v;
+	return true;
 }
 
 int main(int argc, char **argv)
 {
+	enum { OPT_EXPECT = 256, OPT_PROFILE, OPT_SESSIONS, OPT_SEED, OPT_BOGUS, OPT_K,
+	       OPT_BODIES, OPT_MEDIAN, OPT_MAX, OPT_SCENARIO, OPT_LIST };
 	static const struct option options[] = {
 		{"output", required_argument, NULL, 'o'},
-		{"expect", required_argument, NULL, 'e'},
-		{"profile", required_argument, NULL, 'p'},
-		{"sessions", required_argument, NULL, 'n'},
-		{"seed", required_argument, NULL, 's'},
-		{"bogus-ratio", required_argument, NULL, 'r'},
-		{"concurrency", required_argument, NULL, 'k'},
-		{"body-max", required_argument, NULL, 'b'},
-		{"scenario", required_argument, NULL, 'S'},
-		{"list-scenarios", no_argument, NULL, 'L'},
+		{"expect", required_argument, NULL, OPT_EXPECT},
+		{"profile", required_argument, NULL, OPT_PROFILE},
+		{"sessions", required_argument, NULL, OPT_SESSIONS},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"bogus-ratio", required_argument, NULL, OPT_BOGUS},
+		{"concurrency", required_argument, NULL, OPT_K},
+		{"bodies", required_argument, NULL, OPT_BODIES},
+		{"body-median", required_argument, NULL, OPT_MEDIAN},
+		{"body-max", required_argument, NULL, OPT_MAX},
+		{"scenario", required_argument, NULL, OPT_SCENARIO},
+		{"list-scenarios", no_argument, NULL, OPT_LIST},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct synth_params p;
 	const char *out_path = NULL, *expect_path = NULL;
-	const char *scenarios[64];
+	const char *scenarios[SCENARIOS_MAX];
 	int n_scenarios = 0, c;
-	char *end;
+	uint64_t v;
 
 	synth_params_default(&p);
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out_path = optarg;
 			break;
-		case 'e':
+		case OPT_EXPECT:
 			expect_path = optarg;
 			break;
-		case 'p':
+		case OPT_PROFILE:
 			if (!synth_profile_from_name(optarg, &p.profile))
-				return fail("unknown profile", optarg);
+				return usage_error("unknown --profile '%s'", optarg);
 			break;
-		case 'n':
-			p.sessions = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || !*optarg || p.sessions > 50000000)
-				return fail("bad --sessions", optarg);
+		case OPT_SESSIONS:
+			if (!parse_u64(optarg, 100000000, &v))
+				return usage_error("bad --sessions '%s' (0..100000000)", optarg);
+			p.sessions = (uint32_t)v;
 			break;
-		case 's':
-			p.seed = strtoull(optarg, &end, 10);
-			if (*end || !*optarg)
-				return fail("bad --seed", optarg);
+		case OPT_SEED:
+			if (!parse_u64(optarg, UINT64_MAX, &v))
+				return usage_error("bad --seed '%s' (a decimal number)", optarg);
+			p.seed = v;
 			break;
-		case 'r':
-			p.bogus_ratio = strtod(optarg, &end);
-			if (*end || !*optarg || p.bogus_ratio < 0 || p.bogus_ratio > 1)
-				return fail("bad --bogus-ratio (0..1)", optarg);
+		case OPT_BOGUS:
+			if (!parse_ratio(optarg, &p.bogus_ratio))
+				return usage_error("bad --bogus-ratio '%s' (0..1)", optarg);
 			break;
-		case 'k':
-			p.concurrency = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || !*optarg || p.concurrency < 1 || p.concurrency > 1000000)
-				return fail("bad --concurrency", optarg);
+		case OPT_K:
+			if (!parse_u64(optarg, 1000000, &v) || v == 0)
+				return usage_error("bad --concurrency '%s' (1..1000000)", optarg);
+			p.concurrency = (uint32_t)v;
 			break;
-		case 'b':
-			p.body_max = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || !*optarg)
-				return fail("bad --body-max", optarg);
+		case OPT_BODIES:
+			if (!synth_params_bodies(&p, optarg))
+				return usage_error("unknown --bodies '%s' (small, realistic)", optarg);
 			break;
-		case 'S':
+		case OPT_MEDIAN:
+			if (!parse_u64(optarg, SYNTH_BODY_REALISTIC_MAX, &v) || v < 2)
+				return usage_error("bad --body-median '%s' (2..10485760)", optarg);
+			p.body_median = (uint32_t)v;
+			break;
+		case OPT_MAX:
+			if (!parse_u64(optarg, UINT32_MAX, &v) || v < 2)
+				return usage_error("bad --body-max '%s' (bytes, at least 2)", optarg);
+			p.body_max = (uint32_t)v;
+			break;
+		case OPT_SCENARIO:
 			if (!synth_scenario_exists(optarg))
-				return fail("unknown scenario (see --list-scenarios)", optarg);
-			if (n_scenarios == 64)
-				return fail("too many scenarios at", optarg);
+				return usage_error("unknown --scenario '%s' (see --list-scenarios)", optarg);
+			if (n_scenarios == SCENARIOS_MAX)
+				return usage_error("more than 64 --scenario options at '%s'", optarg);
 			scenarios[n_scenarios++] = optarg;
 			break;
-		case 'L':
-			for (int i = 0; synth_scenario_names[i]; i++)
-				puts(synth_scenario_names[i]);
+		case OPT_LIST:
+			for (size_t i = 0; i < synth_scenario_count(); i++)
+				puts(synth_scenario_name(i));
 			return 0;
 		case 'h':
-			usage(stdout);
+			usage();
 			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			return usage_error("unknown option '%s' (see --help)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return fail("unexpected argument", argv[optind]);
-	if (out_path == NULL) {
-		usage(stderr);
-		return 2;
-	}
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (out_path == NULL)
+		return usage_error("%s", "-o OUT.pcap is required (see --help)");
+	if (synth_params_check(&p) != 0)
+		return usage_error("%s", "inconsistent body size options (--body-median, --body-max)");
+
 	struct output out = {0};
 	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
-	out.dumper = dead ? pcap_dump_open(dead, out_path) : NULL;
-	if (out.dumper == NULL)
-		return fail(dead ? pcap_geterr(dead) : "cannot open pcap", out_path);
-	if (expect_path != NULL && (out.expect = fopen(expect_path, "w")) == NULL)
-		return fail(strerror(errno), expect_path);
+	if (dead == NULL) {
+		fprintf(stderr, "helogate-synth: cannot set up libpcap\n");
+		return 1;
+	}
+	out.dumper = pcap_dump_open(dead, out_path);
+	if (out.dumper == NULL) {
+		fprintf(stderr, "helogate-synth: %s\n", pcap_geterr(dead));
+		pcap_close(dead);
+		return 1;
+	}
+	if (expect_path != NULL && (out.expect = fopen(expect_path, "w")) == NULL) {
+		fprintf(stderr, "helogate-synth: %s: %s\n", expect_path, strerror(errno));
+		pcap_dump_close(out.dumper);
+		pcap_close(dead);
+		return 1;
+	}
+
+	struct synth_sink sink = {
+		.emit = write_frame, .event = write_event, .arg = &out, .ts_ns = SYNTH_CAPTURE_START_NS};
+	struct synth_mix_stats st;
 	int rc = 0;
 	if (n_scenarios > 0) {
 		for (int i = 0; i < n_scenarios && rc == 0; i++)
-			rc = synth_scenario(scenarios[i], p.seed, write_frame, &out, write_event, &out);
+			rc = synth_scenario(scenarios[i], p.seed, &sink);
 	} else {
-		rc = synth_generate(&p, write_frame, &out, write_event, &out);
+		rc = synth_mix(&p, &sink, &st);
 	}
+
+	bool write_failed = pcap_dump_flush(out.dumper) != 0 || ferror(pcap_dump_file(out.dumper));
 	pcap_dump_close(out.dumper);
 	pcap_close(dead);
 	if (out.expect != NULL && fclose(out.expect) != 0)
-		rc = -1;
+		out.expect_failed = true;
 	if (rc != 0) {
-		fprintf(stderr, "helogate-synth: generation failed (%d)\n", rc);
+		fprintf(stderr, "helogate-synth: generation failed (%s)\n",
+			rc == SYNTH_ENOMEM ? "out of memory" : "error");
 		return 1;
 	}
-	fprintf(stderr, "helogate-synth: %lu frames, %lu expected events\n", out.frames, out.events);
+	if (write_failed || out.expect_failed) {
+		fprintf(stderr, "helogate-synth: write error on %s\n",
+			write_failed ? out_path : expect_path);
+		return 1;
+	}
+	printf("helogate-synth: %llu frames, %llu bytes, %llu expected events\n",
+	       (unsigned long long)sink.frames, (unsigned long long)sink.bytes,
+	       (unsigned long long)sink.events);
 	return 0;
 }

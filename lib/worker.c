@@ -603,61 +603,86 @@ static bool checksum_ok(const struct worker *w, const struct rte_mbuf *m, const 
 	return pkt_tcp_checksum_ok(frame, pi);
 }
 
-static void handle_packet(struct worker *w, struct rte_mbuf *m, enum worker_side from, uint64_t now)
+/* What the first pass over a burst learns about a packet. */
+struct classified {
+	struct pkt_info pi;
+	struct flow_key key;
+	uint32_t hash;
+	enum pkt_action action;
+	bool c2s;
+	bool tracked; /* TCP to or from an SMTP port: needs its flow */
+};
+
+/* What the second pass does with a packet; the first pass only decides,
+ * so packets leave in the order they came. */
+enum disposition { DISPOSE_FORWARD, DISPOSE_DROP, DISPOSE_TRACK };
+
+/* First pass: parse, count, and for SMTP segments build the flow key and
+ * hash and prefetch the flow's bucket. */
+static enum disposition classify_packet(struct worker *w, struct rte_mbuf *m,
+					enum worker_side from, struct classified *c)
 {
 	const struct config *cfg = w->shared.cfg;
-	struct pkt_info pi;
+	struct pkt_info *pi = &c->pi;
 
 	w->counters.rx_packets++;
 	w->counters.rx_bytes += m->pkt_len;
 	if (m->nb_segs > 1) {
 		w->counters.multiseg_forwarded++;
-		worker_forward(w, m, from);
-		return;
+		return DISPOSE_FORWARD;
 	}
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint64_t t0 = prof_start(w);
-	enum pkt_result r = pkt_parse(frame, m->data_len, &pi);
+	enum pkt_result r = pkt_parse(frame, m->data_len, pi);
 	prof_add(w, WORKER_STAGE_PARSE, t0);
 	w->counters.pkt_results[r]++;
-	enum pkt_action action = pkt_result_action(r);
-	if (action == PKT_ACTION_FORWARD) {
+	c->action = pkt_result_action(r);
+	if (c->action == PKT_ACTION_FORWARD) {
 		w->counters.fast_path++;
-		worker_forward(w, m, from);
-		return;
+		return DISPOSE_FORWARD;
 	}
-	if (action == PKT_ACTION_DROP) {
+	if (c->action == PKT_ACTION_DROP) {
 		w->counters.malformed_dropped++;
-		drop(m);
-		return;
+		return DISPOSE_DROP;
 	}
-
 	/* Which side is the client: the side talking to an SMTP port. From the
 	 * outside only clients are expected, from the inside only servers. */
-	bool c2s;
-	if (from != WORKER_SIDE_INSIDE && config_is_smtp_port(cfg, pi.dst_port))
-		c2s = true;
-	else if (from != WORKER_SIDE_OUTSIDE && config_is_smtp_port(cfg, pi.src_port))
-		c2s = false;
+	if (from != WORKER_SIDE_INSIDE && config_is_smtp_port(cfg, pi->dst_port))
+		c->c2s = true;
+	else if (from != WORKER_SIDE_OUTSIDE && config_is_smtp_port(cfg, pi->src_port))
+		c->c2s = false;
 	else {
 		w->counters.fast_path++;
-		worker_forward(w, m, from);
-		return;
+		return DISPOSE_FORWARD;
 	}
 	t0 = prof_start(w);
-	struct flow_key key;
-	memset(&key, 0, sizeof(key));
-	key.family = pi.ip_version;
-	const struct ip_addr *client = c2s ? &pi.src : &pi.dst;
-	const struct ip_addr *server = c2s ? &pi.dst : &pi.src;
-	memcpy(key.client, client->bytes, 16);
-	memcpy(key.server, server->bytes, 16);
-	key.client_port = c2s ? pi.src_port : pi.dst_port;
-	key.server_port = c2s ? pi.dst_port : pi.src_port;
-	uint32_t hash = flow_key_hash(&key);
-	int32_t idx = flow_table_lookup(w->flows, &key, hash);
+	struct flow_key *key = &c->key;
+	memset(key, 0, sizeof(*key));
+	key->family = pi->ip_version;
+	memcpy(key->client, (c->c2s ? &pi->src : &pi->dst)->bytes, 16);
+	memcpy(key->server, (c->c2s ? &pi->dst : &pi->src)->bytes, 16);
+	key->client_port = c->c2s ? pi->src_port : pi->dst_port;
+	key->server_port = c->c2s ? pi->dst_port : pi->src_port;
+	c->hash = flow_key_hash(key);
+	flow_table_prefetch(w->flows, c->hash);
 	prof_add(w, WORKER_STAGE_FLOW, t0);
+	return DISPOSE_TRACK;
+}
 
+/* Second pass: everything that needs the flow. */
+static void handle_packet(struct worker *w, struct rte_mbuf *m, enum worker_side from, uint64_t now,
+			  struct classified *c)
+{
+	const struct config *cfg = w->shared.cfg;
+	const struct pkt_info *pi = &c->pi;
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	enum pkt_action action = c->action;
+	bool c2s = c->c2s;
+	const struct flow_key *key = &c->key;
+	uint32_t hash = c->hash;
+	uint64_t t0 = prof_start(w);
+	int32_t idx = flow_table_lookup(w->flows, key, hash);
+	prof_add(w, WORKER_STAGE_FLOW, t0);
 	if (action == PKT_ACTION_PASS_FLOW) {
 		/* Unparseable TCP options: forwarded, and its session no longer
 		 * inspected. */
@@ -667,12 +692,12 @@ static void handle_packet(struct worker *w, struct rte_mbuf *m, enum worker_side
 		worker_forward(w, m, from);
 		return;
 	}
-	if (!checksum_ok(w, m, frame, &pi)) {
+	if (!checksum_ok(w, m, frame, pi)) {
 		w->counters.bad_checksum_dropped++;
 		drop(m);
 		return;
 	}
-	uint8_t flags = pi.tcp_flags;
+	uint8_t flags = pi->tcp_flags;
 	bool syn = (flags & TCP_FLAG_SYN) != 0;
 
 	if (idx < 0) {
@@ -681,19 +706,19 @@ static void handle_packet(struct worker *w, struct rte_mbuf *m, enum worker_side
 			worker_forward(w, m, from);
 			return;
 		}
-		if (pi.payload_len > 0) {
+		if (pi->payload_len > 0) {
 			/* Data on a SYN (TCP Fast Open) is not tracked: fail open. */
 			w->counters.untracked_forwarded++;
 			worker_forward(w, m, from);
 			return;
 		}
-		idx = flow_table_insert(w->flows, &key, hash);
+		idx = flow_table_insert(w->flows, key, hash);
 		if (idx < 0) {
 			w->counters.flows_table_full++;
 			worker_forward(w, m, from);
 			return;
 		}
-		flow_start(flow_table_record(w->flows, idx), &pi);
+		flow_start(flow_table_record(w->flows, idx), pi);
 		flow_table_set_expiry(w->flows, idx, now + cfg->timeout_syn_ms);
 		w->counters.flows_created++;
 		worker_forward(w, m, from);
@@ -701,29 +726,29 @@ static void handle_packet(struct worker *w, struct rte_mbuf *m, enum worker_side
 	}
 
 	struct flow *f = flow_table_record(w->flows, idx);
-	if ((f->flags & FLOW_F_TAKEOVER) && enforce_packet(w, m, from, idx, f, &key, &pi, frame, c2s, now))
+	if ((f->flags & FLOW_F_TAKEOVER) && enforce_packet(w, m, from, idx, f, key, pi, frame, c2s, now))
 		return;
 	if (flags & TCP_FLAG_RST) {
-		handle_rst(w, m, from, idx, f, &pi, c2s);
+		handle_rst(w, m, from, idx, f, pi, c2s);
 		return;
 	}
 	if (syn) {
 		if (c2s && !(flags & TCP_FLAG_ACK)) {
-			if (f->state == FLOW_SYN_SENT && pi.seq == f->client_isn) {
+			if (f->state == FLOW_SYN_SENT && pi->seq == f->client_isn) {
 				w->counters.syn_retransmitted++;
 			} else {
 				/* A new connection on a reused tuple replaces the old state. */
 				flow_release(w, f);
-				flow_start(f, &pi);
+				flow_start(f, pi);
 				w->counters.flows_created++;
 			}
 			flow_table_set_expiry(w->flows, idx, now + cfg->timeout_syn_ms);
 		} else if (!c2s && (flags & TCP_FLAG_ACK)) {
-			if (f->state == FLOW_SYN_SENT && pi.ack == f->client_isn + 1 &&
-			    pi.payload_len == 0) {
-				flow_established(f, &pi, now);
+			if (f->state == FLOW_SYN_SENT && pi->ack == f->client_isn + 1 &&
+			    pi->payload_len == 0) {
+				flow_established(f, pi, now);
 				flow_table_set_expiry(w->flows, idx, now + cfg->timeout_idle_ms);
-			} else if (f->state != FLOW_SYN_SENT && pi.seq == f->server_isn) {
+			} else if (f->state != FLOW_SYN_SENT && pi->seq == f->server_isn) {
 				w->counters.syn_retransmitted++;
 			} else {
 				w->counters.untracked_forwarded++;
@@ -740,22 +765,41 @@ static void handle_packet(struct worker *w, struct rte_mbuf *m, enum worker_side
 		worker_forward(w, m, from);
 		return;
 	}
-	handle_established(w, m, from, idx, f, &key, &pi, frame, c2s, now);
+	handle_established(w, m, from, idx, f, key, pi, frame, c2s, now);
 	/* A takeover waiting for the server's owed replies may go now. Only a
 	 * surviving flow can be checked: look it up again (FIN/RST free it). */
-	if (!c2s && (f->flags & FLOW_F_TAKEOVER) && flow_table_lookup(w->flows, &key, hash) == idx)
-		enforce_check_quiet(w, idx, f, &key, now);
+	if (!c2s && (f->flags & FLOW_F_TAKEOVER) && flow_table_lookup(w->flows, key, hash) == idx)
+		enforce_check_quiet(w, idx, f, key, now);
 }
+
+/* Packets are handled in groups: a first pass parses each one and
+ * prefetches its flow's bucket, so the table's cache misses overlap
+ * instead of stalling one packet after another (docs/performance.md). */
+#define WORKER_GROUP 16
 
 void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 			 enum worker_side from, uint64_t now_ms)
 {
+	struct classified c[WORKER_GROUP];
+	enum disposition d[WORKER_GROUP];
+
 	w->banlist = banlist_rcu_get(w->shared.banlist);
-	for (uint16_t i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+	for (uint16_t base = 0; base < n; base += WORKER_GROUP) {
+		uint16_t g = (uint16_t)(n - base < WORKER_GROUP ? n - base : WORKER_GROUP);
 		uint64_t t0 = prof_start(w);
-		handle_packet(w, pkts[i], from, now_ms);
+		for (uint16_t i = 0; i < g; i++) {
+			if (i + 1 < g)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[base + i + 1], void *));
+			d[i] = classify_packet(w, pkts[base + i], from, &c[i]);
+		}
+		for (uint16_t i = 0; i < g; i++) {
+			if (d[i] == DISPOSE_TRACK)
+				handle_packet(w, pkts[base + i], from, now_ms, &c[i]);
+			else if (d[i] == DISPOSE_FORWARD)
+				worker_forward(w, pkts[base + i], from);
+			else
+				drop(pkts[base + i]);
+		}
 		prof_add(w, WORKER_STAGE_TOTAL, t0);
 	}
 }
