@@ -104,8 +104,9 @@ up() {
 	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
 	[ $bridge = kernel ] || [ -x "$bin" ] || die "no helogate binary at $bin"
 	down
-	rm -rf "$lab"
+	rm -rf "$lab/postfix" "$lab"/helogate.* "$lab/events.jsonl" "$lab/stats.json"
 	mkdir -p "$lab"
+	chmod 755 "$lab" # Postfix's daemons run as postfix and must reach their directories
 	ip netns add "$CLIENT_NS"
 	ip netns add "$SERVER_NS"
 	ip link add hgc0 type veth peer name hgc1

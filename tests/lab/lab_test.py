@@ -289,10 +289,12 @@ def main():
             test_lost_reply_segment_is_retransmitted()
             test_load_good_delivered_bogus_rejected_nothing_hangs()
             lab_down()
-            with open(os.path.join(LAB, "stats.json")) as f:
+            for name in ("stats.json", "events.jsonl", "helogate.err"):
+                os.replace(os.path.join(LAB, name), os.path.join(LAB, "enforce-" + name))
+            with open(os.path.join(LAB, "enforce-stats.json")) as f:
                 stats = json.load(f)
             check(stats["mbufs_in_use"] == 0, "every mbuf back in its pool after the run")
-            rejected = sum(1 for l in open(os.path.join(LAB, "events.jsonl"))
+            rejected = sum(1 for l in open(os.path.join(LAB, "enforce-events.jsonl"))
                            if '"action":"rejected"' in l)
             # one per bogus reason, pipelining, 3 smtplib RCPTs, STARTTLS and
             # its RCPT, the lost segment, the load
