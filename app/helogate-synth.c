@@ -35,10 +35,10 @@ static int write_frame(void *arg, const uint8_t *frame, uint32_t len, uint64_t t
 {
 	struct output *out = arg;
 	struct pcap_pkthdr h = {
-		.ts = {.tv_sec = (time_t)(ts_ns / 1000000000u),
-		       .tv_usec = (suseconds_t)(ts_ns % 1000000000u / 1000u)},
-		.caplen = len,
-		.len = len,
+	    .ts = {.tv_sec = (time_t)(ts_ns / 1000000000u),
+	           .tv_usec = (suseconds_t)(ts_ns % 1000000000u / 1000u)},
+	    .caplen = len,
+	    .len = len,
 	};
 
 	pcap_dump((u_char *)out->dumper, &h, frame);
@@ -105,23 +105,34 @@ static bool parse_ratio(const char *s, double *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_EXPECT = 256, OPT_PROFILE, OPT_SESSIONS, OPT_SEED, OPT_BOGUS, OPT_K,
-	       OPT_BODIES, OPT_MEDIAN, OPT_MAX, OPT_SCENARIO, OPT_LIST };
+	enum {
+		OPT_EXPECT = 256,
+		OPT_PROFILE,
+		OPT_SESSIONS,
+		OPT_SEED,
+		OPT_BOGUS,
+		OPT_K,
+		OPT_BODIES,
+		OPT_MEDIAN,
+		OPT_MAX,
+		OPT_SCENARIO,
+		OPT_LIST
+	};
 	static const struct option options[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"expect", required_argument, NULL, OPT_EXPECT},
-		{"profile", required_argument, NULL, OPT_PROFILE},
-		{"sessions", required_argument, NULL, OPT_SESSIONS},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"bogus-ratio", required_argument, NULL, OPT_BOGUS},
-		{"concurrency", required_argument, NULL, OPT_K},
-		{"bodies", required_argument, NULL, OPT_BODIES},
-		{"body-median", required_argument, NULL, OPT_MEDIAN},
-		{"body-max", required_argument, NULL, OPT_MAX},
-		{"scenario", required_argument, NULL, OPT_SCENARIO},
-		{"list-scenarios", no_argument, NULL, OPT_LIST},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"expect", required_argument, NULL, OPT_EXPECT},
+	    {"profile", required_argument, NULL, OPT_PROFILE},
+	    {"sessions", required_argument, NULL, OPT_SESSIONS},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"bogus-ratio", required_argument, NULL, OPT_BOGUS},
+	    {"concurrency", required_argument, NULL, OPT_K},
+	    {"bodies", required_argument, NULL, OPT_BODIES},
+	    {"body-median", required_argument, NULL, OPT_MEDIAN},
+	    {"body-max", required_argument, NULL, OPT_MAX},
+	    {"scenario", required_argument, NULL, OPT_SCENARIO},
+	    {"list-scenarios", no_argument, NULL, OPT_LIST},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct synth_params p;
 	const char *out_path = NULL, *expect_path = NULL;
@@ -164,7 +175,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_BODIES:
 			if (!synth_params_bodies(&p, optarg))
-				return usage_error("unknown --bodies '%s' (small, realistic)", optarg);
+				return usage_error("unknown --bodies '%s' (small, realistic)",
+				                   optarg);
 			break;
 		case OPT_MEDIAN:
 			if (!parse_u64(optarg, SYNTH_BODY_REALISTIC_MAX, &v) || v < 2)
@@ -173,14 +185,17 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAX:
 			if (!parse_u64(optarg, UINT32_MAX, &v) || v < 2)
-				return usage_error("bad --body-max '%s' (bytes, at least 2)", optarg);
+				return usage_error("bad --body-max '%s' (bytes, at least 2)",
+				                   optarg);
 			p.body_max = (uint32_t)v;
 			break;
 		case OPT_SCENARIO:
 			if (!synth_scenario_exists(optarg))
-				return usage_error("unknown --scenario '%s' (see --list-scenarios)", optarg);
+				return usage_error("unknown --scenario '%s' (see --list-scenarios)",
+				                   optarg);
 			if (n_scenarios == SCENARIOS_MAX)
-				return usage_error("more than 64 --scenario options at '%s'", optarg);
+				return usage_error("more than 64 --scenario options at '%s'",
+				                   optarg);
 			scenarios[n_scenarios++] = optarg;
 			break;
 		case OPT_LIST:
@@ -201,7 +216,8 @@ int main(int argc, char **argv)
 	if (out_path == NULL)
 		return usage_error("%s", "-o OUT.pcap is required (see --help)");
 	if (synth_params_check(&p) != 0)
-		return usage_error("%s", "inconsistent body size options (--body-median, --body-max)");
+		return usage_error("%s",
+		                   "inconsistent body size options (--body-median, --body-max)");
 
 	struct output out = {0};
 	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
@@ -222,8 +238,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	struct synth_sink sink = {
-		.emit = write_frame, .event = write_event, .arg = &out, .ts_ns = SYNTH_CAPTURE_START_NS};
+	struct synth_sink sink = {.emit = write_frame,
+	                          .event = write_event,
+	                          .arg = &out,
+	                          .ts_ns = SYNTH_CAPTURE_START_NS};
 	struct synth_mix_stats st;
 	int rc = 0;
 	if (n_scenarios > 0) {
@@ -240,12 +258,12 @@ int main(int argc, char **argv)
 		out.expect_failed = true;
 	if (rc != 0) {
 		fprintf(stderr, "helogate-synth: generation failed (%s)\n",
-			rc == SYNTH_ENOMEM ? "out of memory" : "error");
+		        rc == SYNTH_ENOMEM ? "out of memory" : "error");
 		return 1;
 	}
 	if (write_failed || out.expect_failed) {
 		fprintf(stderr, "helogate-synth: write error on %s\n",
-			write_failed ? out_path : expect_path);
+		        write_failed ? out_path : expect_path);
 		return 1;
 	}
 	printf("helogate-synth: %llu frames, %llu bytes, %llu expected events\n",

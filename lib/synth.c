@@ -89,27 +89,33 @@ static double rnd_normal(uint64_t *state)
 /* ---- the lab context ------------------------------------------------------------------- */
 
 static const char *const helo_ok[] = {
-	"mail.example.org", "smtp.exampledomain.com", "mta-gw1.infomaniak.ch",
-	"mx1.mail.example.co.uk", "relay_out.example.net", "MX2.Example.ORG.",
+    "mail.example.org",       "smtp.exampledomain.com", "mta-gw1.infomaniak.ch",
+    "mx1.mail.example.co.uk", "relay_out.example.net",  "MX2.Example.ORG.",
 };
 static const char *const helo_invalid[] = {
-	"-bad.example.com", "a..b.example.com", "[1.2.3]", "host...", "host name.example.com", "",
+    "-bad.example.com", "a..b.example.com", "[1.2.3]", "host...", "host name.example.com", "",
 };
 static const char *const helo_server_ip4[] = {"198.18.1.25", "[198.18.1.25]"};
 static const char *const helo_server_ip6[] = {"[IPv6:2001:2:0:1::25]",
-					      "[IPv6:2001:0002:0000:0001:0:0:0:0025]"};
+                                              "[IPv6:2001:0002:0000:0001:0:0:0:0025]"};
 static const char *const helo_ip_literal[] = {
-	"127.0.0.1", "[127.0.0.1]", "[192.168.1.1]", "[IPv6:2001:db8::1]", "203.0.113.7",
+    "127.0.0.1", "[127.0.0.1]", "[192.168.1.1]", "[IPv6:2001:db8::1]", "203.0.113.7",
 };
 static const char *const helo_localhost[] = {
-	"localhost", "localhost.localdomain", "LOCALHOST.", "mail.localhost",
+    "localhost",
+    "localhost.localdomain",
+    "LOCALHOST.",
+    "mail.localhost",
 };
 static const char *const helo_banned[] = {
-	"fakedomain.xyz", "mx.fakedomain.xyz", "spam-cannon.example.com", "BULK-SENDER.example.net",
+    "fakedomain.xyz",
+    "mx.fakedomain.xyz",
+    "spam-cannon.example.com",
+    "BULK-SENDER.example.net",
 };
 static const char *const rcpt_domains[] = {"example.com", "example.org", SYNTH_LAB_LOCAL_DOMAIN};
 static const char *const helo_not_fqdn[] = {
-	"www", "server", "mon-serveur", "rad.internal", "host.local", "pc.lan", "mail.example",
+    "www", "server", "mon-serveur", "rad.internal", "host.local", "pc.lan", "mail.example",
 };
 
 const char *const *synth_helo_table(enum verdict_reason reason, uint8_t family, size_t *count)
@@ -119,20 +125,35 @@ const char *const *synth_helo_table(enum verdict_reason reason, uint8_t family, 
 
 #define TABLE(a) (t = (a), n = COUNT(a))
 	switch (reason) {
-	case VERDICT_OK: TABLE(helo_ok); break;
-	case VERDICT_INVALID: TABLE(helo_invalid); break;
+	case VERDICT_OK:
+		TABLE(helo_ok);
+		break;
+	case VERDICT_INVALID:
+		TABLE(helo_invalid);
+		break;
 	case VERDICT_SERVER_IP:
 		if (family == 6)
 			TABLE(helo_server_ip6);
 		else
 			TABLE(helo_server_ip4);
 		break;
-	case VERDICT_IP_LITERAL: TABLE(helo_ip_literal); break;
-	case VERDICT_LOCALHOST: TABLE(helo_localhost); break;
-	case VERDICT_BANNED: TABLE(helo_banned); break;
-	case VERDICT_MATCHES_RCPT: TABLE(rcpt_domains); break;
-	case VERDICT_NOT_FQDN: TABLE(helo_not_fqdn); break;
-	default: break;
+	case VERDICT_IP_LITERAL:
+		TABLE(helo_ip_literal);
+		break;
+	case VERDICT_LOCALHOST:
+		TABLE(helo_localhost);
+		break;
+	case VERDICT_BANNED:
+		TABLE(helo_banned);
+		break;
+	case VERDICT_MATCHES_RCPT:
+		TABLE(rcpt_domains);
+		break;
+	case VERDICT_NOT_FQDN:
+		TABLE(helo_not_fqdn);
+		break;
+	default:
+		break;
 	}
 #undef TABLE
 	*count = n;
@@ -149,7 +170,8 @@ void synth_lab_server(uint8_t family, struct ip_addr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (family == 6) {
-		static const uint8_t a[16] = {0x20, 0x01, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x25};
+		static const uint8_t a[16] = {0x20, 0x01, 0, 2, 0, 0, 0, 1,
+		                              0,    0,    0, 0, 0, 0, 0, 0x25};
 		out->family = 6;
 		memcpy(out->bytes, a, 16);
 	} else {
@@ -307,14 +329,14 @@ static void out_event(struct out *o, struct synth_event *e)
 		return;
 	}
 	struct event_rec r = {
-		.client = e->client,
-		.server = e->server,
-		.client_port = e->client_port,
-		.server_port = e->server_port,
-		.helo_len = e->helo_len,
-		.rcpt_len = e->rcpt_len,
-		.starttls = strcmp(e->command, "STARTTLS") == 0,
-		.reason = (uint8_t)e->reason,
+	    .client = e->client,
+	    .server = e->server,
+	    .client_port = e->client_port,
+	    .server_port = e->server_port,
+	    .helo_len = e->helo_len,
+	    .rcpt_len = e->rcpt_len,
+	    .starttls = strcmp(e->command, "STARTTLS") == 0,
+	    .reason = (uint8_t)e->reason,
 	};
 	uint32_t len = (uint32_t)sizeof(r) + e->helo_len + e->rcpt_len;
 	uint8_t kind = REC_EVENT;
@@ -347,16 +369,16 @@ static int rec_replay_frame(const struct bytes *rec, size_t *pos, struct synth_s
 			struct event_rec r;
 			memcpy(&r, data, sizeof(r));
 			struct synth_event e = {
-				.client = r.client,
-				.server = r.server,
-				.client_port = r.client_port,
-				.server_port = r.server_port,
-				.command = r.starttls ? "STARTTLS" : "RCPT",
-				.helo = data + sizeof(r),
-				.helo_len = r.helo_len,
-				.rcpt = data + sizeof(r) + r.helo_len,
-				.rcpt_len = r.rcpt_len,
-				.reason = (enum verdict_reason)r.reason,
+			    .client = r.client,
+			    .server = r.server,
+			    .client_port = r.client_port,
+			    .server_port = r.server_port,
+			    .command = r.starttls ? "STARTTLS" : "RCPT",
+			    .helo = data + sizeof(r),
+			    .helo_len = r.helo_len,
+			    .rcpt = data + sizeof(r) + r.helo_len,
+			    .rcpt_len = r.rcpt_len,
+			    .reason = (enum verdict_reason)r.reason,
 			};
 			sink_event(sink, &e, rc);
 		}
@@ -376,12 +398,12 @@ struct side {
 	uint32_t rcv_nxt;       /* what its next ACK acknowledges */
 	uint32_t last_ack_sent; /* RFC 7323 4.3 Last.ACK.sent */
 	uint32_t ts_val, ts_recent;
-	uint32_t window;        /* bytes it offers */
-	uint16_t win_field;     /* the window field it last sent */
-	uint16_t mss;           /* what it announced: the peer's largest segment */
+	uint32_t window;    /* bytes it offers */
+	uint16_t win_field; /* the window field it last sent */
+	uint16_t mss;       /* what it announced: the peer's largest segment */
 	uint16_t ip_id;
 	uint8_t wscale;
-	uint8_t unacked;        /* segments with data, SYN or FIN received since its last ACK */
+	uint8_t unacked; /* segments with data, SYN or FIN received since its last ACK */
 	uint32_t flow_label;
 };
 
@@ -481,7 +503,7 @@ static uint32_t conn_build(struct conn *k, const struct seg *g)
 	if (g->len)
 		memcpy(tcp + 20 + g->opts_len, g->data, g->len);
 	uint16_t c = sp->family == 6 ? cksum_tcp_ipv6(src->bytes, dst->bytes, tcp, tcp_len)
-				     : cksum_tcp_ipv4(src->bytes, dst->bytes, tcp, tcp_len);
+	                             : cksum_tcp_ipv4(src->bytes, dst->bytes, tcp, tcp_len);
 	memcpy(tcp + 16, &c, 2);
 	n = (uint32_t)(tcp - f) + tcp_len;
 	/* A NIC pads a short frame to the 60-byte minimum (without FCS) with
@@ -581,11 +603,16 @@ static void conn_send(struct conn *k, int from, uint8_t flags, const uint8_t *da
  * with other bytes, malformed copies): built into k->frame, not emitted, no
  * state changes. Carries timestamps when negotiated and ts is set. */
 static uint32_t conn_build_raw(struct conn *k, int from, uint8_t flags, uint32_t seq, uint32_t ack,
-			       const void *data, uint32_t len, bool ts)
+                               const void *data, uint32_t len, bool ts)
 {
 	struct side *s = &k->side[from];
-	struct seg g = {.from = from, .flags = flags, .seq = seq, .ack = ack, .data = data,
-			.len = len, .window = s->win_field};
+	struct seg g = {.from = from,
+	                .flags = flags,
+	                .seq = seq,
+	                .ack = ack,
+	                .data = data,
+	                .len = len,
+	                .window = s->win_field};
 
 	if (ts && k->ts)
 		g.opts_len = opts_timestamps(g.opts, s->ts_val++, s->ts_recent, false);
@@ -627,7 +654,7 @@ struct mark {
  * window, PSH on the last; the peer ACKs every ack_every-th segment (its
  * next data carries the ACK otherwise). Marks fire after their segment. */
 static int conn_write(struct conn *k, int from, const uint8_t *data, uint32_t len, uint32_t seg,
-		      struct mark *marks, size_t n_marks)
+                      struct mark *marks, size_t n_marks)
 {
 	uint32_t off = 0, limit = conn_max_payload(k, from);
 	size_t m = 0;
@@ -654,7 +681,7 @@ static int conn_write(struct conn *k, int from, const uint8_t *data, uint32_t le
 }
 
 static void conn_init(struct conn *k, const struct synth_session_spec *sp, struct out *o,
-		      uint64_t *rnd)
+                      uint64_t *rnd)
 {
 	memset(k, 0, sizeof(*k) - sizeof(k->frame));
 	k->spec = sp;
@@ -737,28 +764,28 @@ static int sess_rc(const struct sess *x)
 }
 
 static void sess_event(struct sess *x, struct mark *m, uint32_t end, const char *command,
-		       enum verdict_reason reason, const struct synth_text *rcpt)
+                       enum verdict_reason reason, const struct synth_text *rcpt)
 {
 	const struct synth_session_spec *sp = x->sp;
 
 	m->end = end;
 	m->event = (struct synth_event){
-		.client = sp->client,
-		.server = sp->server,
-		.client_port = sp->client_port,
-		.server_port = sp->server_port,
-		.command = command,
-		.helo = x->helo->bytes,
-		.helo_len = x->helo->len,
-		.rcpt = rcpt ? rcpt->bytes : (const uint8_t *)"",
-		.rcpt_len = rcpt ? rcpt->len : 0,
-		.reason = reason,
+	    .client = sp->client,
+	    .server = sp->server,
+	    .client_port = sp->client_port,
+	    .server_port = sp->server_port,
+	    .command = command,
+	    .helo = x->helo->bytes,
+	    .helo_len = x->helo->len,
+	    .rcpt = rcpt ? rcpt->bytes : (const uint8_t *)"",
+	    .rcpt_len = rcpt ? rcpt->len : 0,
+	    .reason = reason,
 	};
 }
 
 /* Append a command line: verb, then the argument parts, then CRLF or LF. */
 static void line(struct sess *x, const char *verb, const char *pre, const struct synth_text *arg,
-		 const char *post)
+                 const char *post)
 {
 	bytes_str(&x->w, verb);
 	if (pre)
@@ -785,7 +812,7 @@ static int server_write(struct sess *x, const char *text)
 }
 
 static int client_line(struct sess *x, const char *verb, const char *pre,
-		       const struct synth_text *arg, const char *post, uint32_t seg)
+                       const struct synth_text *arg, const char *post, uint32_t seg)
 {
 	line(x, verb, pre, arg, post);
 	return client_write(x, seg ? seg : x->sp->seg_size, NULL, 0);
@@ -812,7 +839,7 @@ static size_t rcpt_lines(struct sess *x, struct mark *marks)
 		line(x, "RCPT TO:<", NULL, &x->sp->rcpt[i], ">");
 		if (x->reason != VERDICT_OK)
 			sess_event(x, &marks[n++], (uint32_t)x->w.len, "RCPT", x->reason,
-				   &x->sp->rcpt[i]);
+			           &x->sp->rcpt[i]);
 	}
 	return n;
 }
@@ -824,7 +851,7 @@ static void make_body(struct sess *x, struct bytes *b)
 {
 	const struct synth_session_spec *sp = x->sp;
 	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint32_t rem = sp->body_size;
 	char head[160];
 
@@ -833,9 +860,9 @@ static void make_body(struct sess *x, struct bytes *b)
 		rem -= (uint32_t)strlen(sp->body_prefix);
 	}
 	int h = snprintf(head, sizeof(head),
-			 "Subject: synthetic message %u\r\nMessage-ID: <%016llx@lab-mail.net>\r\n"
-			 "MIME-Version: 1.0\r\n\r\n",
-			 x->queue_id, (unsigned long long)rnd_next(&x->rnd));
+	                 "Subject: synthetic message %u\r\nMessage-ID: <%016llx@lab-mail.net>\r\n"
+	                 "MIME-Version: 1.0\r\n\r\n",
+	                 x->queue_id, (unsigned long long)rnd_next(&x->rnd));
 	if ((uint32_t)h + 2 <= rem) {
 		bytes_put(b, head, (size_t)h);
 		rem -= (uint32_t)h;
@@ -891,18 +918,20 @@ static int sess_body(struct sess *x, struct bytes *content)
 			bytes_free(&stuffed);
 			return SYNTH_ENOMEM;
 		}
-		rc = conn_write(&x->k, CLIENT, stuffed.p, (uint32_t)stuffed.len, sp->seg_size, NULL, 0);
+		rc = conn_write(&x->k, CLIENT, stuffed.p, (uint32_t)stuffed.len, sp->seg_size, NULL,
+		                0);
 		bytes_free(&stuffed);
 		return rc ? rc : server_write(x, reply);
 	}
 	/* Not pipelined: one chunk per write, each answered. */
 	uint32_t chunk = sp->bdat_chunk ? sp->bdat_chunk : (uint32_t)content->len;
 	for (uint32_t off = 0; off < content->len; off += chunk) {
-		uint32_t n = (uint32_t)content->len - off < chunk ? (uint32_t)content->len - off : chunk;
+		uint32_t n =
+		    (uint32_t)content->len - off < chunk ? (uint32_t)content->len - off : chunk;
 		bool last = off + n == content->len;
 		char cmd[48];
 		snprintf(cmd, sizeof(cmd), "BDAT %u%s%s", n, last ? " LAST" : "",
-			 sp->bare_lf ? "\n" : "\r\n");
+		         sp->bare_lf ? "\n" : "\r\n");
 		bytes_str(&x->w, cmd);
 		bytes_put(&x->w, content->p + off, n);
 		if ((rc = client_write(x, sp->seg_size, NULL, 0)) != 0)
@@ -951,17 +980,18 @@ static int sess_transaction(struct sess *x, bool rset)
 			/* RFC 3030 4.2: BDAT chunks may be pipelined, data and all. */
 			uint32_t chunk = sp->bdat_chunk ? sp->bdat_chunk : (uint32_t)content.len;
 			for (uint32_t off = 0; off < content.len; off += chunk) {
-				uint32_t c = (uint32_t)content.len - off < chunk ? (uint32_t)content.len - off
-										 : chunk;
+				uint32_t c = (uint32_t)content.len - off < chunk
+				                 ? (uint32_t)content.len - off
+				                 : chunk;
 				bool last = off + c == content.len;
 				char cmd[48], r[64];
 				snprintf(cmd, sizeof(cmd), "BDAT %u%s%s", c, last ? " LAST" : "",
-					 sp->bare_lf ? "\n" : "\r\n");
+				         sp->bare_lf ? "\n" : "\r\n");
 				bytes_str(&x->w, cmd);
 				bytes_put(&x->w, content.p + off, c);
 				if (last)
 					snprintf(r, sizeof(r), "250 2.0.0 Ok: queued as %08X\r\n",
-						 x->queue_id++);
+					         x->queue_id++);
 				else
 					snprintf(r, sizeof(r), "250 2.0.0 Ok: %u octets\r\n", c);
 				bytes_str(&replies, r);
@@ -984,7 +1014,8 @@ static int sess_transaction(struct sess *x, bool rset)
 		line(x, "RCPT TO:<", NULL, &sp->rcpt[i], ">");
 		size_t n = 0;
 		if (x->reason != VERDICT_OK)
-			sess_event(x, &marks[n++], (uint32_t)x->w.len, "RCPT", x->reason, &sp->rcpt[i]);
+			sess_event(x, &marks[n++], (uint32_t)x->w.len, "RCPT", x->reason,
+			           &sp->rcpt[i]);
 		rc = client_write(x, sp->seg_size, marks, n);
 		if (rc == 0)
 			rc = server_write(x, RCPT_REPLY);
@@ -1049,15 +1080,18 @@ static int sess_tls(struct sess *x)
 		done += n;
 	}
 	if (rc == 0)
-		rc = b.failed ? SYNTH_ENOMEM : conn_write(&x->k, CLIENT, b.p, (uint32_t)b.len, 0, NULL, 0);
+		rc = b.failed ? SYNTH_ENOMEM
+		              : conn_write(&x->k, CLIENT, b.p, (uint32_t)b.len, 0, NULL, 0);
 	b.len = 0;
 	tls_record(x, &b, 0x17, 40 + total / 16);
 	if (rc == 0)
-		rc = b.failed ? SYNTH_ENOMEM : conn_write(&x->k, SERVER, b.p, (uint32_t)b.len, 0, NULL, 0);
+		rc = b.failed ? SYNTH_ENOMEM
+		              : conn_write(&x->k, SERVER, b.p, (uint32_t)b.len, 0, NULL, 0);
 	b.len = 0;
 	tls_record(x, &b, 0x15, 26); /* close_notify */
 	if (rc == 0)
-		rc = b.failed ? SYNTH_ENOMEM : conn_write(&x->k, CLIENT, b.p, (uint32_t)b.len, 0, NULL, 0);
+		rc = b.failed ? SYNTH_ENOMEM
+		              : conn_write(&x->k, CLIENT, b.p, (uint32_t)b.len, 0, NULL, 0);
 	bytes_free(&b);
 	return rc;
 }
@@ -1211,16 +1245,16 @@ static bool text_ok(const struct synth_text *t)
 int synth_session_spec_check(const struct synth_session_spec *sp)
 {
 	bool ok = (sp->family == 4 || sp->family == 6) && sp->client.family == sp->family &&
-		  sp->server.family == sp->family && sp->n_vlans <= 2 &&
-		  (sp->n_vlans < 2 || sp->outer_tpid == 0x88a8 || sp->outer_tpid == 0x8100) &&
-		  !(sp->ipv6_hbh && sp->family != 6) && sp->mss >= 64 && sp->mss <= SYNTH_MSS_MAX &&
-		  sp->client_window >= sp->mss && sp->server_window >= sp->mss &&
-		  sp->client_wscale <= 14 && sp->server_wscale <= 14 &&
-		  (sp->ack_every == 1 || sp->ack_every == 2) && sp->n_rcpts <= SYNTH_RCPT_MAX &&
-		  sp->messages <= SYNTH_MESSAGES_MAX && sp->reason < VERDICT_COUNT &&
-		  sp->reason2 < VERDICT_COUNT && text_ok(&sp->helo) && text_ok(&sp->helo2) &&
-		  text_ok(&sp->mail_from) && sp->body <= SYNTH_BODY_BDAT &&
-		  sp->starttls <= SYNTH_STARTTLS_REFUSED && sp->end <= SYNTH_END_RST;
+	          sp->server.family == sp->family && sp->n_vlans <= 2 &&
+	          (sp->n_vlans < 2 || sp->outer_tpid == 0x88a8 || sp->outer_tpid == 0x8100) &&
+	          !(sp->ipv6_hbh && sp->family != 6) && sp->mss >= 64 && sp->mss <= SYNTH_MSS_MAX &&
+	          sp->client_window >= sp->mss && sp->server_window >= sp->mss &&
+	          sp->client_wscale <= 14 && sp->server_wscale <= 14 &&
+	          (sp->ack_every == 1 || sp->ack_every == 2) && sp->n_rcpts <= SYNTH_RCPT_MAX &&
+	          sp->messages <= SYNTH_MESSAGES_MAX && sp->reason < VERDICT_COUNT &&
+	          sp->reason2 < VERDICT_COUNT && text_ok(&sp->helo) && text_ok(&sp->helo2) &&
+	          text_ok(&sp->mail_from) && sp->body <= SYNTH_BODY_BDAT &&
+	          sp->starttls <= SYNTH_STARTTLS_REFUSED && sp->end <= SYNTH_END_RST;
 	if (!ok)
 		return SYNTH_EINVAL;
 	/* RFC 2920, 3207 and 3030 are EHLO extensions. */
@@ -1298,7 +1332,8 @@ size_t synth_event_json(const struct synth_event *e, char *buf, size_t size)
 	n += json_endpoint(tmp + n, &e->server, e->server_port);
 	n += (size_t)sprintf(tmp + n, ",\"command\":\"%s\",\"helo\":", e->command);
 	n += json_text(tmp + n, e->helo, e->helo_len);
-	n += (size_t)sprintf(tmp + n, ",\"reason\":\"%s\",\"rcpt\":", verdict_reason_name(e->reason));
+	n += (size_t)sprintf(tmp + n,
+	                     ",\"reason\":\"%s\",\"rcpt\":", verdict_reason_name(e->reason));
 	n += json_text(tmp + n, e->rcpt, e->rcpt_len);
 	n += (size_t)sprintf(tmp + n, "}\n");
 	if (n + 1 > size)
@@ -1310,7 +1345,10 @@ size_t synth_event_json(const struct synth_event *e, char *buf, size_t size)
 /* ---- mixes ------------------------------------------------------------------------------ */
 
 static const char *const profile_names[SYNTH_PROFILE_COUNT] = {
-	"smtp-mix", "smtp-commands", "bogus-flood", "non-smtp",
+    "smtp-mix",
+    "smtp-commands",
+    "bogus-flood",
+    "non-smtp",
 };
 
 const char *synth_profile_name(enum synth_profile profile)
@@ -1418,7 +1456,8 @@ static void mix_spec(const struct synth_params *p, uint32_t index, struct synth_
 	sp->ack_every = rnd_chance(&rnd, 0.5) ? 2 : 1;
 
 	if (p->profile == SYNTH_PROFILE_BOGUS_FLOOD || rnd_chance(&rnd, p->bogus_ratio))
-		sp->reason = (enum verdict_reason)(VERDICT_INVALID + rnd_below(&rnd, VERDICT_COUNT - 1));
+		sp->reason =
+		    (enum verdict_reason)(VERDICT_INVALID + rnd_below(&rnd, VERDICT_COUNT - 1));
 	else
 		sp->reason = VERDICT_OK;
 	const char *const *table = synth_helo_table(sp->reason, sp->family, &n);
@@ -1434,7 +1473,7 @@ static void mix_spec(const struct synth_params *p, uint32_t index, struct synth_
 	sp->n_rcpts = (uint8_t)(1 + rnd_below(&rnd, 5));
 	for (unsigned i = 0; i < sp->n_rcpts; i++) {
 		snprintf(text, sizeof(text), "user%u@%s", rnd_below(&rnd, 100000),
-			 only ? only : pick(&rnd, rcpt_domains, COUNT(rcpt_domains)));
+		         only ? only : pick(&rnd, rcpt_domains, COUNT(rcpt_domains)));
 		synth_text_set(&sp->rcpt[i], text);
 	}
 	snprintf(text, sizeof(text), "sender%u@example.net", rnd_below(&rnd, 10000));
@@ -1479,12 +1518,13 @@ static int non_smtp_flow(const struct synth_params *p, uint32_t index, struct ou
 	sp.client_isn = (uint32_t)rnd_next(&rnd);
 	sp.server_isn = (uint32_t)rnd_next(&rnd);
 	/* DNS: "MX example.com?" and its answer "10 mail.example.com". */
-	static const uint8_t query[] = {0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, 'e', 'x', 'a', 'm', 'p',
-					'l', 'e', 3, 'c', 'o', 'm', 0, 0, 15, 0, 1};
-	static const uint8_t answer[] = {0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 7, 'e', 'x', 'a',
-					 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 15, 0,
-					 1, 0xc0, 12, 0, 15, 0, 1, 0, 0, 0x0e, 0x10, 0, 9,
-					 0, 10, 4, 'm', 'a', 'i', 'l', 0xc0, 12};
+	static const uint8_t query[] = {0x01, 0x00, 0,   1,   0,   0,   0,   0,   0,
+	                                0,    7,    'e', 'x', 'a', 'm', 'p', 'l', 'e',
+	                                3,    'c',  'o', 'm', 0,   0,   15,  0,   1};
+	static const uint8_t answer[] = {
+	    0x81, 0x80, 0, 1,    0,    1,   0, 0, 0,  0, 7,   'e',  'x', 'a', 'm',  'p',
+	    'l',  'e',  3, 'c',  'o',  'm', 0, 0, 15, 0, 1,   0xc0, 12,  0,   15,   0,
+	    1,    0,    0, 0x0e, 0x10, 0,   9, 0, 10, 4, 'm', 'a',  'i', 'l', 0xc0, 12};
 	uint16_t dns_id = (uint16_t)rnd_next(&rnd);
 
 	switch (index % 5) {
@@ -1567,7 +1607,8 @@ static int non_smtp_flow(const struct synth_params *p, uint32_t index, struct ou
 		/* "Who has 198.18.1.25?" and its answer. */
 		for (int dir = 0; dir < 2; dir++) {
 			memset(f, 0, 60);
-			memcpy(f, dir ? mac_client : (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 6);
+			memcpy(f, dir ? mac_client : (const uint8_t *)"\xff\xff\xff\xff\xff\xff",
+			       6);
 			memcpy(f + 6, dir ? mac_server : mac_client, 6);
 			put16(f + 12, 0x0806);
 			static const uint8_t arp[8] = {0, 1, 8, 0, 6, 4, 0, 0};
@@ -1593,13 +1634,13 @@ struct slot {
 };
 
 static int mix_build(const struct synth_params *p, uint32_t index, struct slot *s,
-		     struct synth_mix_stats *st)
+                     struct synth_mix_stats *st)
 {
 	struct out o = {.rec = &s->rec};
 	struct {
 		struct synth_session_spec sp;
 		struct sess x;
-	} *m;
+	} * m;
 	int rc;
 
 	s->rec.len = 0;
@@ -1634,14 +1675,13 @@ int synth_params_check(const struct synth_params *p)
 	if ((unsigned)p->profile >= SYNTH_PROFILE_COUNT || p->concurrency == 0 ||
 	    !ratio_ok(p->bogus_ratio) || !ratio_ok(p->ipv6_ratio) || !ratio_ok(p->vlan_ratio) ||
 	    !ratio_ok(p->pipelining_ratio) || !ratio_ok(p->starttls_ratio) ||
-	    !ratio_ok(p->bdat_ratio) || p->body_min < 2 || p->body_max < 2 ||
-	    p->body_median == 0 || !(p->body_sigma >= 0 && p->body_sigma <= 4))
+	    !ratio_ok(p->bdat_ratio) || p->body_min < 2 || p->body_max < 2 || p->body_median == 0 ||
+	    !(p->body_sigma >= 0 && p->body_sigma <= 4))
 		return SYNTH_EINVAL;
 	return 0;
 }
 
-int synth_mix(const struct synth_params *p, struct synth_sink *sink,
-	      struct synth_mix_stats *stats)
+int synth_mix(const struct synth_params *p, struct synth_sink *sink, struct synth_mix_stats *stats)
 {
 	struct synth_mix_stats st = {0};
 	uint64_t frames0 = sink->frames, bytes0 = sink->bytes, events0 = sink->events;
@@ -1710,11 +1750,13 @@ static void split_event(void *arg, const struct synth_event *e)
 }
 
 int synth_generate(const struct synth_params *p, synth_emit_fn *emit, void *emit_arg,
-		   synth_event_fn *on_event, void *event_arg)
+                   synth_event_fn *on_event, void *event_arg)
 {
 	struct split_sink split = {emit, emit_arg, on_event, event_arg};
-	struct synth_sink sink = {.emit = split_emit, .event = split_event, .arg = &split,
-				  .ts_ns = SYNTH_CAPTURE_START_NS};
+	struct synth_sink sink = {.emit = split_emit,
+	                          .event = split_event,
+	                          .arg = &split,
+	                          .ts_ns = SYNTH_CAPTURE_START_NS};
 
 	return synth_mix(p, &sink, NULL);
 }
@@ -1729,7 +1771,7 @@ struct scen {
 
 /* A default session of the scenario with its own client, ports, ISNs and seed. */
 static void scen_spec(struct scen *s, struct synth_session_spec *sp, uint8_t family,
-		      const char *helo, enum verdict_reason reason)
+                      const char *helo, enum verdict_reason reason)
 {
 	synth_session_spec_default(sp);
 	sp->family = family;
@@ -1971,7 +2013,8 @@ static int scen_nul_8bit(struct scen *s)
 	synth_text_set_bytes(&sp.helo, helo, sizeof(helo) - 1);
 	sp.n_rcpts = 3;
 	synth_text_set(&sp.rcpt[0], "j\xc3\xb6rg@example.com"); /* UTF-8 (RFC 6531) */
-	synth_text_set(&sp.rcpt[1], "b\xe9" "b@example.org");   /* Latin-1 */
+	synth_text_set(&sp.rcpt[1], "b\xe9"
+	                            "b@example.org"); /* Latin-1 */
 	synth_text_set_bytes(&sp.rcpt[2], rcpt_nul, sizeof(rcpt_nul) - 1);
 	int rc = synth_session(&sp, s->sink);
 	if (rc)
@@ -2103,12 +2146,12 @@ static int scen_conflicting_retransmit(struct scen *s)
 		const char *helo, *other;
 		enum verdict_reason reason;
 	} cases[] = {
-		/* The first copy is what the server receives; the different
-		 * copy is dropped and the flow tainted (never taken over). */
-		{"localhost", "mx.ex.com", VERDICT_LOCALHOST},
-		/* A third party racing a bogus copy into a good session gets
-		 * nothing judged: the server took the first. */
-		{"mail.example.org", "localhost.xy.com", VERDICT_OK},
+	    /* The first copy is what the server receives; the different
+	     * copy is dropped and the flow tainted (never taken over). */
+	    {"localhost", "mx.ex.com", VERDICT_LOCALHOST},
+	    /* A third party racing a bogus copy into a good session gets
+	     * nothing judged: the server took the first. */
+	    {"mail.example.org", "localhost.xy.com", VERDICT_OK},
 	};
 	int rc = 0;
 
@@ -2129,8 +2172,8 @@ static int scen_conflicting_retransmit(struct scen *s)
 		line(&x, "EHLO", " ", &sp.helo, NULL);
 		if ((rc = client_write(&x, 0, NULL, 0)) != 0)
 			break;
-		uint32_t n = conn_build_raw(&x.k, CLIENT, F_ACK | F_PSH, seq, x.k.side[CLIENT].rcv_nxt,
-					    other, (uint32_t)len, true);
+		uint32_t n = conn_build_raw(&x.k, CLIENT, F_ACK | F_PSH, seq,
+		                            x.k.side[CLIENT].rcv_nxt, other, (uint32_t)len, true);
 		out_frame(&o, x.k.frame, n);
 		rc = server_write(&x, EHLO_REPLY);
 		if (rc == 0)
@@ -2151,7 +2194,7 @@ static void emit_faulty(struct sess *x, struct out *o, const char *text, enum fa
 	uint16_t ip_id = k->side[CLIENT].ip_id;
 	uint32_t ts_val = k->side[CLIENT].ts_val;
 	uint32_t n = conn_build_raw(k, CLIENT, F_ACK | F_PSH, k->side[CLIENT].nxt,
-				    k->side[CLIENT].rcv_nxt, text, (uint32_t)strlen(text), true);
+	                            k->side[CLIENT].rcv_nxt, text, (uint32_t)strlen(text), true);
 	uint8_t *ip = k->frame + 14, *tcp = ip + 20;
 	uint32_t tcp_len = ((uint32_t)ip[2] << 8 | ip[3]) - 20;
 
@@ -2191,9 +2234,10 @@ static int scen_faulty(struct scen *s, enum fault fault)
 	int rc = scen_open(&x, &sp, &o);
 	if (rc)
 		return rc;
-	emit_faulty(&x, &o, fault == FAULT_DATA_OFFSET ? "RCPT TO:<e@example.com>\r\n"
-						      : "RCPT TO:<evil@example.com>\r\n",
-		    fault);
+	emit_faulty(&x, &o,
+	            fault == FAULT_DATA_OFFSET ? "RCPT TO:<e@example.com>\r\n"
+	                                       : "RCPT TO:<evil@example.com>\r\n",
+	            fault);
 	return o.rc ? o.rc : scen_finish(&x);
 }
 
@@ -2213,7 +2257,7 @@ static int scen_beyond_window(struct scen *s)
 	struct conn *k = &x.k;
 	uint32_t seq = k->side[CLIENT].nxt + conn_room(k, CLIENT) + 1000;
 	uint32_t n = conn_build_raw(k, CLIENT, F_ACK | F_PSH, seq, k->side[CLIENT].rcv_nxt, text,
-				    sizeof(text) - 1, true);
+	                            sizeof(text) - 1, true);
 	out_frame(&o, k->frame, n);
 	return o.rc ? o.rc : scen_finish(&x);
 }
@@ -2243,8 +2287,8 @@ static int scen_zero_window_probe(struct scen *s)
 	 * window closed and acknowledges neither byte. */
 	line(&x, "RCPT TO:<", NULL, &sp.rcpt[0], ">");
 	for (int i = 0; i < 2 && rc == 0; i++) {
-		uint32_t n = conn_build_raw(k, CLIENT, F_ACK, k->side[CLIENT].nxt, k->side[CLIENT].rcv_nxt,
-					    x.w.p, 1, true);
+		uint32_t n = conn_build_raw(k, CLIENT, F_ACK, k->side[CLIENT].nxt,
+		                            k->side[CLIENT].rcv_nxt, x.w.p, 1, true);
 		out_frame(&o, k->frame, n);
 		conn_send(k, SERVER, F_ACK, NULL, 0);
 	}
@@ -2316,29 +2360,29 @@ static const struct {
 	const char *name;
 	int (*run)(struct scen *s);
 } scenarios[] = {
-	{"pipelining", scen_pipelining},
-	{"body-with-commands", scen_body_with_commands},
-	{"bdat", scen_bdat},
-	{"starttls", scen_starttls},
-	{"rset-new-helo", scen_rset_new_helo},
-	{"ipv6", scen_ipv6_plain},
-	{"vlan", scen_vlan1},
-	{"qinq", scen_qinq},
-	{"ipv6-hbh", scen_ipv6_hbh},
-	{"helo-one-byte-per-segment", scen_helo_bytewise},
-	{"seq-wrap", scen_seq_wrap},
-	{"nul-8bit", scen_nul_8bit},
-	{"bare-lf", scen_bare_lf},
-	{"long-line", scen_long_line},
-	{"syn-flood", scen_syn_flood},
-	{"third-party-rst", scen_third_party_rst},
-	{"conflicting-retransmit", scen_conflicting_retransmit},
-	{"beyond-window", scen_beyond_window},
-	{"zero-window-probe", scen_zero_window_probe},
-	{"truncated-ipv4", scen_truncated_ipv4},
-	{"ipv4-total-length-too-big", scen_total_length},
-	{"tcp-offset-past-end", scen_data_offset},
-	{"midstream", scen_midstream},
+    {"pipelining", scen_pipelining},
+    {"body-with-commands", scen_body_with_commands},
+    {"bdat", scen_bdat},
+    {"starttls", scen_starttls},
+    {"rset-new-helo", scen_rset_new_helo},
+    {"ipv6", scen_ipv6_plain},
+    {"vlan", scen_vlan1},
+    {"qinq", scen_qinq},
+    {"ipv6-hbh", scen_ipv6_hbh},
+    {"helo-one-byte-per-segment", scen_helo_bytewise},
+    {"seq-wrap", scen_seq_wrap},
+    {"nul-8bit", scen_nul_8bit},
+    {"bare-lf", scen_bare_lf},
+    {"long-line", scen_long_line},
+    {"syn-flood", scen_syn_flood},
+    {"third-party-rst", scen_third_party_rst},
+    {"conflicting-retransmit", scen_conflicting_retransmit},
+    {"beyond-window", scen_beyond_window},
+    {"zero-window-probe", scen_zero_window_probe},
+    {"truncated-ipv4", scen_truncated_ipv4},
+    {"ipv4-total-length-too-big", scen_total_length},
+    {"tcp-offset-past-end", scen_data_offset},
+    {"midstream", scen_midstream},
 };
 
 size_t synth_scenario_count(void)

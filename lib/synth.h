@@ -102,8 +102,8 @@ typedef void synth_event_fn(void *arg, const struct synth_event *e);
 
 /* Where generated frames and events go. Initialize emit, event (NULL: no
  * events wanted), arg and ts_ns (the first frame's timestamp); the generators
- * advance ts_ns by SYNTH_FRAME_GAP_NS per frame and count frames and events,
- * so consecutive calls on one sink continue one capture. */
+ * advance ts_ns by SYNTH_FRAME_GAP_NS per frame and count frames, their bytes
+ * and events, so consecutive calls on one sink continue one capture. */
 struct synth_sink {
 	synth_emit_fn *emit;
 	synth_event_fn *event;
@@ -208,24 +208,25 @@ struct synth_session_spec {
 	bool rset_new_helo;           /* MAIL + RCPTs, RSET, then HELO/EHLO helo2 */
 	struct synth_text helo2;
 	enum verdict_reason reason2;
-	struct synth_text mail_from;   /* mailbox without brackets */
-	uint8_t n_rcpts;               /* 1..SYNTH_RCPT_MAX when there is a transaction */
+	struct synth_text mail_from;            /* mailbox without brackets */
+	uint8_t n_rcpts;                        /* 1..SYNTH_RCPT_MAX when there is a transaction */
 	struct synth_text rcpt[SYNTH_RCPT_MAX]; /* mailboxes without brackets */
-	uint8_t messages;              /* transactions, 0..SYNTH_MESSAGES_MAX */
-	bool pipelining; /* RFC 2920: MAIL, RCPTs and DATA (or every BDAT) in one write; needs ehlo */
+	uint8_t messages;                       /* transactions, 0..SYNTH_MESSAGES_MAX */
+	bool pipelining; /* RFC 2920: MAIL, RCPTs, DATA or every BDAT in one write; needs ehlo */
 	enum synth_body body;
 	uint32_t body_size;      /* message bytes before dot-stuffing, >= prefix + 2 */
 	uint32_t bdat_chunk;     /* BDAT chunk size; 0: one LAST chunk */
 	const char *body_prefix; /* CRLF-ended lines opening the body, or NULL; stuffed for DATA */
-	uint32_t tls_bytes;      /* after an accepted STARTTLS: application data each way */
-	uint64_t seed;           /* body and TLS bytes, IPv4 IDs, TSval origins, flow label */
+	uint32_t tls_bytes; /* after an accepted STARTTLS: client application data (the server sends
+	                       1/16) */
+	uint64_t seed;      /* body and TLS bytes, IPv4 IDs, TSval origins, flow label */
 };
 
 /* Command-like lines for body_prefix: each must stay message content. The
  * '.' lines are stuffed under DATA ("..", "..foo") and sent as they are under
  * BDAT, where a lone "." line ends nothing. */
 #define SYNTH_BODY_COMMANDS                                                                        \
-	"RCPT TO:<x@y.example>\r\nHELO localhost\r\n.foo\r\nMAIL FROM:<>\r\n.\r\n"                  \
+	"RCPT TO:<x@y.example>\r\nHELO localhost\r\n.foo\r\nMAIL FROM:<>\r\n.\r\n"                 \
 	"RCPT TO:<body@example.com>\r\nQUIT\r\n"
 
 /* A good IPv4 session of the lab: client 198.19.0.10:40000, EHLO
@@ -281,7 +282,7 @@ bool synth_profile_from_name(const char *name, enum synth_profile *out);
 
 struct synth_params {
 	enum synth_profile profile;
-	uint32_t sessions;    /* sessions (non-smtp: flows) */
+	uint32_t sessions; /* sessions (non-smtp: flows) */
 	uint64_t seed;
 	double bogus_ratio;   /* smtp-mix, smtp-commands: share of bogus sessions, 0..1 */
 	uint32_t concurrency; /* K >= 1: sessions in progress, interleaved packet by packet */
@@ -321,14 +322,13 @@ struct synth_mix_stats {
  * stats may be NULL. Returns 0, SYNTH_EINVAL (synth_params_check), SYNTH_ENOMEM,
  * or emit's non-zero value.
  */
-int synth_mix(const struct synth_params *p, struct synth_sink *sink,
-	      struct synth_mix_stats *stats);
+int synth_mix(const struct synth_params *p, struct synth_sink *sink, struct synth_mix_stats *stats);
 
 /* synth_mix() without a sink: frames to emit(emit_arg), events to
  * on_event(event_arg) (NULL: none), the first frame stamped
  * SYNTH_CAPTURE_START_NS. */
 int synth_generate(const struct synth_params *p, synth_emit_fn *emit, void *emit_arg,
-		   synth_event_fn *on_event, void *event_arg);
+                   synth_event_fn *on_event, void *event_arg);
 
 /* ---- scenarios --------------------------------------------------------------------------- */
 

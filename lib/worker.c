@@ -252,10 +252,24 @@ void worker_emit_event(struct worker *w, const struct flow_key *key, const struc
 	event_set_helo(e, worker_flow_helo(w, f), f->helo_len);
 	if (rcpt_arg != NULL) {
 		struct rcpt_address addr;
-		if (rcpt_parse((const char *)rcpt_arg, rcpt_len, &addr))
+		if (rcpt_parse((const char *)rcpt_arg, rcpt_len, &addr)) {
 			event_set_rcpt(e, addr.mailbox, addr.mailbox_len);
-		else
-			event_set_rcpt(e, rcpt_arg, rcpt_len);
+		} else {
+			/* rcpt_parse refuses NUL bytes and broken quoting; the
+			 * event still names the address: the text between the
+			 * angle brackets (or all of it), bytes as they are. */
+			const uint8_t *a = rcpt_arg, *end = rcpt_arg + rcpt_len;
+			while (a < end && (*a == ' ' || *a == '\t'))
+				a++;
+			if (a < end && *a == '<') {
+				const uint8_t *close = memchr(a + 1, '>', (size_t)(end - a - 1));
+				if (close != NULL) {
+					end = close;
+					a++;
+				}
+			}
+			event_set_rcpt(e, a, (size_t)(end - a));
+		}
 	}
 	event_ring_commit(w->events);
 	w->counters.events_written++;

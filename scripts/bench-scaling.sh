@@ -43,18 +43,24 @@ with open(sys.argv[2], "w") as f:
 PY
 cat "$csv"
 if command -v gnuplot >/dev/null; then
+	plots=""
+	for w in $workers; do
+		awk -F, -v w="$w" 'NR > 1 && $1 == w {print $2, $4, $5 / w}' "$csv" >"$json.$w"
+		plots="$plots${plots:+, }'$json.$w' using 1:2 with linespoints lw 2 title 'helogate, $w worker(s), per worker'"
+		plots="$plots, '$json.$w' using 1:3 with lines dt 2 lw 2 title 'null pipeline, $w worker(s), per worker'"
+	done
 	gnuplot <<GP
 set terminal pngcairo size 900,520 font "DejaVu Sans,11"
 set output "$out/scaling.png"
-set datafile separator ","
 set key top right
 set logscale x 10
+set logscale y 10
 set grid
 set xlabel "concurrent sessions (flow-table entries)"
-set ylabel "Mpps"
-set title "$profile through helogate's worker, per worker core (in memory, $(nproc) vCPU host)"
-plot for [w in "$workers"] "< grep -E '^'.w.',' $csv" using 2:4 with linespoints lw 2 title sprintf("helogate, %s worker(s)", w), \
-     for [w in "$workers"] "< grep -E '^'.w.',' $csv" using 2:(\$5/w) with lines dt 2 title sprintf("null pipeline, %s worker(s)", w)
+set ylabel "Mpps per worker core"
+set title "$profile through helogate's worker vs a null pipeline, in memory"
+plot $plots
 GP
+	rm -f "$json".*
 	echo "bench-scaling: wrote $out/scaling.png" >&2
 fi

@@ -232,7 +232,7 @@ static void dir_append(struct dir *d, const uint8_t *p, uint32_t len)
 
 /* Check one TCP frame against its flow. */
 static void flow_check(struct flows *fs, size_t index, const uint8_t *frame, uint32_t len,
-		       const struct pkt_info *pi)
+                       const struct pkt_info *pi)
 {
 	int di;
 	struct flow *f = flow_find(fs, pi, &di);
@@ -302,7 +302,7 @@ static void flow_check(struct flows *fs, size_t index, const uint8_t *frame, uin
 		if (!has_ts)
 			anomaly(fs, index, "timestamps negotiated but missing");
 		else if (peer->have_ts && ((int32_t)(pi->opts.tsecr - peer->last_tsval) > 0 ||
-					   (int32_t)(pi->opts.tsecr - d->last_tsecr) < 0))
+		                           (int32_t)(pi->opts.tsecr - d->last_tsecr) < 0))
 			anomaly(fs, index, "TSecr is not a TSval the peer sent, or went back");
 	} else if (has_ts && !f->ts) {
 		anomaly(fs, index, "timestamps without negotiation");
@@ -376,7 +376,7 @@ static void assert_stream(const struct dir *d, const char *expected)
 
 	if (d->stream_len != n || memcmp(d->stream, expected, n) != 0)
 		fail_msg("stream differs:\n got [%.*s]\nwant [%s]", (int)d->stream_len,
-			 (const char *)d->stream, expected);
+		         (const char *)d->stream, expected);
 }
 
 static bool contains(const uint8_t *hay, size_t n, const char *needle)
@@ -466,13 +466,14 @@ static void test_dialogue_without_body_is_the_expected_text(void **state)
 	synth_text_set(&sp.rcpt[1], "carol@example.org");
 	run_session(&sp, &c);
 	struct flow *f = check_one(&c, &fs);
-	assert_stream(&f->d[0], "EHLO mail.example.org\r\nMAIL FROM:<alice@example.net>\r\n"
-				"RCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.org>\r\nQUIT\r\n");
+	assert_stream(&f->d[0],
+	              "EHLO mail.example.org\r\nMAIL FROM:<alice@example.net>\r\n"
+	              "RCPT TO:<bob@example.com>\r\nRCPT TO:<carol@example.org>\r\nQUIT\r\n");
 	assert_stream(&f->d[1], "220 mx.lab-mail.net ESMTP ready\r\n"
-				"250-mx.lab-mail.net\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
-				"250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
-				"250 CHUNKING\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
-				"221 2.0.0 Bye\r\n");
+	                        "250-mx.lab-mail.net\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
+	                        "250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+	                        "250 CHUNKING\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
+	                        "221 2.0.0 Bye\r\n");
 	assert_int_equal(c.n_events, 0);
 	flows_free(&fs);
 	cap_free(&c);
@@ -493,7 +494,7 @@ static void test_helo_verb_bare_lf_and_rst_end(void **state)
 	run_session(&sp, &c);
 	struct flow *f = check_one(&c, &fs);
 	assert_stream(&f->d[0], "HELO mail.example.org\nMAIL FROM:<alice@example.net>\n"
-				"RCPT TO:<bob@example.com>\n");
+	                        "RCPT TO:<bob@example.com>\n");
 	struct pkt_info pi;
 	assert_int_equal(pkt_parse(c.frames[c.n - 1].data, c.frames[c.n - 1].len, &pi), PKT_TCP);
 	assert_int_equal(pi.tcp_flags, TCP_FLAG_RST | TCP_FLAG_ACK);
@@ -515,7 +516,7 @@ static void test_data_body_is_stuffed_sized_and_terminated(void **state)
 	run_session(&sp, &c);
 	struct flow *f = check_one(&c, &fs);
 	const char *head = "EHLO mail.example.org\r\nMAIL FROM:<alice@example.net>\r\n"
-			   "RCPT TO:<bob@example.com>\r\nDATA\r\n";
+	                   "RCPT TO:<bob@example.com>\r\nDATA\r\n";
 	const char *tail = ".\r\nQUIT\r\n";
 	const uint8_t *s = f->d[0].stream;
 	size_t n = f->d[0].stream_len;
@@ -583,9 +584,9 @@ static void test_pipelining_sends_the_group_in_one_segment(void **state)
 	run_session(&sp, &c);
 	check_one(&c, &fs);
 	const char *group = "MAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.com>\r\n"
-			    "RCPT TO:<carol@example.com>\r\nRCPT TO:<dave@example.com>\r\nDATA\r\n";
+	                    "RCPT TO:<carol@example.com>\r\nRCPT TO:<dave@example.com>\r\nDATA\r\n";
 	const char *replies = "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n"
-			      "354 End data with <CR><LF>.<CR><LF>\r\n";
+	                      "354 End data with <CR><LF>.<CR><LF>\r\n";
 	bool saw_group = false, saw_replies = false;
 	for (size_t i = 0; i < c.n; i++) {
 		struct pkt_info pi;
@@ -829,8 +830,8 @@ static void test_spec_check_refuses_inconsistent_specs(void **state)
 	synth_session_spec_default(&sp);
 	assert_int_equal(synth_session_spec_check(&sp), 0);
 	REFUSED(sp.family = 5);
-	REFUSED(sp.family = 6);          /* addresses still IPv4 */
-	REFUSED(sp.ipv6_hbh = true);     /* on IPv4 */
+	REFUSED(sp.family = 6);      /* addresses still IPv4 */
+	REFUSED(sp.ipv6_hbh = true); /* on IPv4 */
 	REFUSED(sp.n_vlans = 3);
 	REFUSED((sp.n_vlans = 2, sp.outer_tpid = 0x0800));
 	REFUSED(sp.mss = 0);
@@ -847,14 +848,15 @@ static void test_spec_check_refuses_inconsistent_specs(void **state)
 	REFUSED(sp.body_prefix = "no line end");
 	REFUSED(sp.body_size = 1);
 #undef REFUSED
-	assert_false(synth_text_set(&sp.helo, (char[SYNTH_TEXT_MAX + 2]){[0 ... SYNTH_TEXT_MAX] = 'a'}));
+	assert_false(
+	    synth_text_set(&sp.helo, (char[SYNTH_TEXT_MAX + 2]){[0 ... SYNTH_TEXT_MAX] = 'a'}));
 }
 
 /* ---- expected events -------------------------------------------------------------------- */
 
 static void assert_event(const struct capture *c, size_t i, const struct synth_session_spec *sp,
-			 const char *command, const char *helo, enum verdict_reason reason,
-			 const char *rcpt)
+                         const char *command, const char *helo, enum verdict_reason reason,
+                         const char *rcpt)
 {
 	const struct synth_event *e = &c->events[i].e;
 
@@ -923,7 +925,7 @@ static void test_pipelined_rcpts_report_after_their_shared_segment(void **state)
 	const struct frame *f = &c.frames[c.events[1].e.frame];
 	pkt_parse(f->data, f->len, &pi);
 	assert_true(contains(f->data + pi.payload_offset, pi.payload_len,
-			     "RCPT TO:<carol@example.com>\r\nDATA\r\n"));
+	                     "RCPT TO:<carol@example.com>\r\nDATA\r\n"));
 	cap_free(&c);
 }
 
@@ -948,7 +950,8 @@ static void test_starttls_accepted_reports_once_then_nothing(void **state)
 	/* no MAIL in the clear; the TLS bytes are opaque */
 	assert_false(contains(s, 28, "MAIL FROM"));
 	assert_true(f->closed);
-	assert_true(contains(f->d[1].stream, f->d[1].stream_len, "220 2.0.0 Ready to start TLS\r\n"));
+	assert_true(
+	    contains(f->d[1].stream, f->d[1].stream_len, "220 2.0.0 Ready to start TLS\r\n"));
 	flows_free(&fs);
 	cap_free(&c);
 }
@@ -1007,9 +1010,10 @@ static void test_rset_and_new_helo_switch_the_verdict(void **state)
 	sp.body = SYNTH_BODY_NONE;
 	run_session(&sp, &c);
 	struct flow *f = check_one(&c, &fs);
-	assert_stream(&f->d[0], "EHLO localhost\r\nMAIL FROM:<alice@example.net>\r\n"
-				"RCPT TO:<bob@example.com>\r\nRSET\r\nEHLO mail.example.org\r\n"
-				"MAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.com>\r\nQUIT\r\n");
+	assert_stream(&f->d[0],
+	              "EHLO localhost\r\nMAIL FROM:<alice@example.net>\r\n"
+	              "RCPT TO:<bob@example.com>\r\nRSET\r\nEHLO mail.example.org\r\n"
+	              "MAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.com>\r\nQUIT\r\n");
 	assert_int_equal(c.n_events, 1);
 	assert_event(&c, 0, &sp, "RCPT", "localhost", VERDICT_LOCALHOST, "bob@example.com");
 	flows_free(&fs);
@@ -1030,14 +1034,14 @@ static void test_event_json_matches_the_event_contract(void **state)
 {
 	static const uint8_t helo[] = "a\"b\\c\0d\x7f\xe9 e";
 	struct synth_event e = {
-		.command = "RCPT",
-		.helo = helo,
-		.helo_len = sizeof(helo) - 1,
-		.rcpt = (const uint8_t *)"bob@example.com",
-		.rcpt_len = 15,
-		.reason = VERDICT_INVALID,
-		.client_port = 40000,
-		.server_port = 25,
+	    .command = "RCPT",
+	    .helo = helo,
+	    .helo_len = sizeof(helo) - 1,
+	    .rcpt = (const uint8_t *)"bob@example.com",
+	    .rcpt_len = 15,
+	    .reason = VERDICT_INVALID,
+	    .client_port = 40000,
+	    .server_port = 25,
 	};
 	char buf[SYNTH_EVENT_JSON_MAX];
 	(void)state;
@@ -1046,8 +1050,8 @@ static void test_event_json_matches_the_event_contract(void **state)
 	synth_lab_server(4, &e.server);
 	size_t n = synth_event_json(&e, buf, sizeof(buf));
 	const char *want = "{\"client\":\"198.19.0.10:40000\",\"server\":\"198.18.1.25:25\","
-			   "\"command\":\"RCPT\",\"helo\":\"a\\\"b\\\\c\\u0000d\\u007f\\u00e9 e\","
-			   "\"reason\":\"invalid\",\"rcpt\":\"bob@example.com\"}\n";
+	                   "\"command\":\"RCPT\",\"helo\":\"a\\\"b\\\\c\\u0000d\\u007f\\u00e9 e\","
+	                   "\"reason\":\"invalid\",\"rcpt\":\"bob@example.com\"}\n";
 	assert_string_equal(buf, want);
 	assert_int_equal(n, strlen(want));
 	assert_int_equal(synth_event_json(&e, buf, n), 0); /* no room for the NUL */
@@ -1058,7 +1062,7 @@ static void test_event_json_matches_the_event_contract(void **state)
 	e.rcpt_len = 0;
 	synth_event_json(&e, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "{\"client\":\"[2001:2:0:2::a]:40000\","
-				    "\"server\":\"[2001:2:0:1::25]:25\",\"command\":\"STARTTLS\""));
+	                            "\"server\":\"[2001:2:0:1::25]:25\",\"command\":\"STARTTLS\""));
 	assert_non_null(strstr(buf, "\"rcpt\":\"\"}\n"));
 }
 
@@ -1080,12 +1084,12 @@ static void test_helo_tables_give_their_reason_under_the_lab_context(void **stat
 		struct ip_addr server;
 		synth_lab_server(family, &server);
 		struct verdict_context ctx = {
-			.server_ips = &server,
-			.n_server_ips = 1,
-			.local_domains = local,
-			.n_local_domains = 1,
-			.banlist = ban,
-			.suffixes = psl,
+		    .server_ips = &server,
+		    .n_server_ips = 1,
+		    .local_domains = local,
+		    .n_local_domains = 1,
+		    .banlist = ban,
+		    .suffixes = psl,
 		};
 		for (int r = 0; r < VERDICT_COUNT; r++) {
 			size_t n;
@@ -1103,19 +1107,22 @@ static void test_helo_tables_give_their_reason_under_the_lab_context(void **stat
 					ctx.rcpt = rcpt;
 					ctx.rcpt_len = strlen(rcpt);
 					enum verdict_reason got =
-						verdict_judge_helo(t[i], strlen(t[i]), &ctx);
+					    verdict_judge_helo(t[i], strlen(t[i]), &ctx);
 					if (got != (enum verdict_reason)r)
-						fail_msg("IPv%u HELO '%s' RCPT %s: table says %s, engine %s",
-							 family, t[i], rcpt, verdict_reason_name(r),
-							 verdict_reason_name(got));
+						fail_msg("IPv%u HELO '%s' RCPT %s: table says %s, "
+						         "engine %s",
+						         family, t[i], rcpt, verdict_reason_name(r),
+						         verdict_reason_name(got));
 				}
 				/* at STARTTLS: no recipient */
 				ctx.rcpt = NULL;
 				ctx.rcpt_len = 0;
 				enum verdict_reason want = (enum verdict_reason)r;
-				if (r == VERDICT_MATCHES_RCPT && strcmp(t[i], SYNTH_LAB_LOCAL_DOMAIN) != 0)
+				if (r == VERDICT_MATCHES_RCPT &&
+				    strcmp(t[i], SYNTH_LAB_LOCAL_DOMAIN) != 0)
 					want = VERDICT_OK;
-				assert_int_equal(verdict_judge_helo(t[i], strlen(t[i]), &ctx), want);
+				assert_int_equal(verdict_judge_helo(t[i], strlen(t[i]), &ctx),
+				                 want);
 			}
 		}
 	}
@@ -1233,8 +1240,8 @@ static void test_mix_reason_histogram_follows_the_ratio(void **state)
 			double share = (double)st.by_reason[r] / (double)st.sessions;
 			double want = p.bogus_ratio / (VERDICT_COUNT - 1);
 			if (share < want * 0.75 || share > want * 1.25)
-				fail_msg("reason %s: %.4f of sessions, want %.4f", verdict_reason_name(r),
-					 share, want);
+				fail_msg("reason %s: %.4f of sessions, want %.4f",
+				         verdict_reason_name(r), share, want);
 		}
 		cap_free(&c);
 	}
@@ -1423,15 +1430,15 @@ static void test_every_scenario_generates_valid_tcp_apart_from_its_faults(void *
 			fail_msg("scenario %s fails", name);
 		cap_fix_pointers(&c);
 		bool irregular = strcmp(name, "third-party-rst") == 0 ||
-				 strcmp(name, "conflicting-retransmit") == 0 ||
-				 strcmp(name, "beyond-window") == 0 ||
-				 strcmp(name, "zero-window-probe") == 0;
+		                 strcmp(name, "conflicting-retransmit") == 0 ||
+		                 strcmp(name, "beyond-window") == 0 ||
+		                 strcmp(name, "zero-window-probe") == 0;
 		size_t not_tcp = check_capture_quiet(&c, &fs, irregular);
 		/* The faults a scenario injects on purpose (one malformed frame,
 		 * or irregular segments: tested one by one below), and no other. */
 		bool malformed = strcmp(name, "truncated-ipv4") == 0 ||
-				 strcmp(name, "ipv4-total-length-too-big") == 0 ||
-				 strcmp(name, "tcp-offset-past-end") == 0;
+		                 strcmp(name, "ipv4-total-length-too-big") == 0 ||
+		                 strcmp(name, "tcp-offset-past-end") == 0;
 		if (not_tcp != (malformed ? 1u : 0u))
 			fail_msg("scenario %s: %zu frames not TCP", name, not_tcp);
 		if (irregular != (fs.anomalies != 0))
@@ -1471,20 +1478,20 @@ static void test_scenario_outcomes(void **state)
 		enum verdict_reason reason;
 		size_t count, total;
 	} cases[] = {
-		{"pipelining", "RCPT", VERDICT_LOCALHOST, 3, 5},
-		{"body-with-commands", "RCPT", VERDICT_NOT_FQDN, 4, 6},
-		{"bdat", "RCPT", VERDICT_BANNED, 4, 4},
-		{"starttls", "STARTTLS", VERDICT_MATCHES_RCPT, 1, 5},
-		{"rset-new-helo", "RCPT", VERDICT_IP_LITERAL, 2, 4},
-		{"ipv6", "RCPT", VERDICT_SERVER_IP, 2, 4},
-		{"qinq", "RCPT", VERDICT_IP_LITERAL, 2, 4},
-		{"helo-one-byte-per-segment", "RCPT", VERDICT_NOT_FQDN, 2, 4},
-		{"nul-8bit", "RCPT", VERDICT_INVALID, 4, 4},
-		{"long-line", "RCPT", VERDICT_LOCALHOST, 0, 0},
-		{"syn-flood", "RCPT", VERDICT_LOCALHOST, 2, 2},
-		{"conflicting-retransmit", "RCPT", VERDICT_LOCALHOST, 2, 2},
-		{"zero-window-probe", "RCPT", VERDICT_LOCALHOST, 1, 1},
-		{"midstream", "RCPT", VERDICT_LOCALHOST, 0, 0},
+	    {"pipelining", "RCPT", VERDICT_LOCALHOST, 3, 5},
+	    {"body-with-commands", "RCPT", VERDICT_NOT_FQDN, 4, 6},
+	    {"bdat", "RCPT", VERDICT_BANNED, 4, 4},
+	    {"starttls", "STARTTLS", VERDICT_MATCHES_RCPT, 1, 5},
+	    {"rset-new-helo", "RCPT", VERDICT_IP_LITERAL, 2, 4},
+	    {"ipv6", "RCPT", VERDICT_SERVER_IP, 2, 4},
+	    {"qinq", "RCPT", VERDICT_IP_LITERAL, 2, 4},
+	    {"helo-one-byte-per-segment", "RCPT", VERDICT_NOT_FQDN, 2, 4},
+	    {"nul-8bit", "RCPT", VERDICT_INVALID, 4, 4},
+	    {"long-line", "RCPT", VERDICT_LOCALHOST, 0, 0},
+	    {"syn-flood", "RCPT", VERDICT_LOCALHOST, 2, 2},
+	    {"conflicting-retransmit", "RCPT", VERDICT_LOCALHOST, 2, 2},
+	    {"zero-window-probe", "RCPT", VERDICT_LOCALHOST, 1, 1},
+	    {"midstream", "RCPT", VERDICT_LOCALHOST, 0, 0},
 	};
 	(void)state;
 
@@ -1522,9 +1529,9 @@ static void test_scenario_faults_are_the_named_ones(void **state)
 		const char *name;
 		enum pkt_result result;
 	} cases[] = {
-		{"truncated-ipv4", PKT_TRUNCATED_L3},
-		{"ipv4-total-length-too-big", PKT_BAD_IP_TOTAL_LEN},
-		{"tcp-offset-past-end", PKT_BAD_TCP_DATA_OFFSET},
+	    {"truncated-ipv4", PKT_TRUNCATED_L3},
+	    {"ipv4-total-length-too-big", PKT_BAD_IP_TOTAL_LEN},
+	    {"tcp-offset-past-end", PKT_BAD_TCP_DATA_OFFSET},
 	};
 	(void)state;
 
@@ -1583,14 +1590,15 @@ static void test_scenario_conflicting_retransmit_repeats_the_ehlo_range(void **s
 	scenario_events("conflicting-retransmit", &c);
 	segments(&c, &l);
 	for (size_t i = 0; i + 1 < l.n; i++) {
-		if (!payload_is(&l, i, "EHLO localhost\r\n") && !payload_is(&l, i, "EHLO mail.example.org\r\n"))
+		if (!payload_is(&l, i, "EHLO localhost\r\n") &&
+		    !payload_is(&l, i, "EHLO mail.example.org\r\n"))
 			continue;
 		/* the next segment: same sequence number, same length, other bytes,
 		 * before any server ACK of it */
 		assert_int_equal(l.pi[i + 1].seq, l.pi[i].seq);
 		assert_int_equal(l.pi[i + 1].payload_len, l.pi[i].payload_len);
 		assert_memory_not_equal(l.frame[i + 1] + l.pi[i + 1].payload_offset,
-					l.frame[i] + l.pi[i].payload_offset, l.pi[i].payload_len);
+		                        l.frame[i] + l.pi[i].payload_offset, l.pi[i].payload_len);
 		pairs++;
 	}
 	assert_int_equal(pairs, 2);
@@ -1609,11 +1617,12 @@ static void test_scenario_beyond_window_has_one_segment_past_the_edge(void **sta
 	segments(&c, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct pkt_info *pi = &l.pi[i];
-		if (pi->src_port == 25 && (pi->tcp_flags & TCP_FLAG_ACK) && !(pi->tcp_flags & TCP_FLAG_SYN)) {
+		if (pi->src_port == 25 && (pi->tcp_flags & TCP_FLAG_ACK) &&
+		    !(pi->tcp_flags & TCP_FLAG_SYN)) {
 			ack = pi->ack;
 			win = (uint32_t)pi->window << 7;
 		} else if (pi->dst_port == 25 && pi->payload_len && win &&
-			   (int32_t)(pi->seq - (ack + win)) >= 0) {
+		           (int32_t)(pi->seq - (ack + win)) >= 0) {
 			assert_true(payload_is(&l, i, "RCPT TO:<evil@example.com>\r\n"));
 			beyond++;
 		}
@@ -1694,46 +1703,46 @@ static void test_scenario_third_party_rst_outside_and_inside_the_window(void **s
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_session_is_valid_tcp_both_ways),
-		cmocka_unit_test(test_checker_catches_damaged_frames),
-		cmocka_unit_test(test_dialogue_without_body_is_the_expected_text),
-		cmocka_unit_test(test_helo_verb_bare_lf_and_rst_end),
-		cmocka_unit_test(test_data_body_is_stuffed_sized_and_terminated),
-		cmocka_unit_test(test_bdat_chunks_add_up_and_are_not_stuffed),
-		cmocka_unit_test(test_pipelining_sends_the_group_in_one_segment),
-		cmocka_unit_test(test_segments_respect_seg_size_and_helo_seg_size),
-		cmocka_unit_test(test_large_writes_use_mss_less_timestamps_and_ack_every_other),
-		cmocka_unit_test(test_small_window_is_never_overrun),
-		cmocka_unit_test(test_without_options_short_frames_are_padded_with_zeros),
-		cmocka_unit_test(test_sequence_numbers_wrap_inside_the_ehlo_line),
-		cmocka_unit_test(test_vlan_tags_qinq_and_ipv6_hop_by_hop),
-		cmocka_unit_test(test_midstream_session_starts_at_the_banner),
-		cmocka_unit_test(test_emit_error_stops_generation),
-		cmocka_unit_test(test_spec_check_refuses_inconsistent_specs),
-		cmocka_unit_test(test_bogus_session_has_one_event_per_rcpt),
-		cmocka_unit_test(test_pipelined_rcpts_report_after_their_shared_segment),
-		cmocka_unit_test(test_starttls_accepted_reports_once_then_nothing),
-		cmocka_unit_test(test_starttls_matches_rcpt_only_for_the_local_domain),
-		cmocka_unit_test(test_starttls_refused_keeps_judging_rcpts),
-		cmocka_unit_test(test_rset_and_new_helo_switch_the_verdict),
-		cmocka_unit_test(test_event_json_matches_the_event_contract),
-		cmocka_unit_test(test_helo_tables_give_their_reason_under_the_lab_context),
-		cmocka_unit_test(test_mix_is_valid_tcp_and_events_match_sessions),
-		cmocka_unit_test(test_mix_is_deterministic_per_seed),
-		cmocka_unit_test(test_mix_reason_histogram_follows_the_ratio),
-		cmocka_unit_test(test_mix_profiles_bogus_flood_none_bogus_and_non_smtp),
-		cmocka_unit_test(test_mix_concurrency_interleaves_sessions),
-		cmocka_unit_test(test_mix_parameters_are_checked),
-		cmocka_unit_test(test_mix_body_sizes_follow_the_preset),
-		cmocka_unit_test(test_generate_is_the_mix_without_a_sink),
-		cmocka_unit_test(test_every_scenario_generates_valid_tcp_apart_from_its_faults),
-		cmocka_unit_test(test_scenario_outcomes),
-		cmocka_unit_test(test_scenario_syn_flood_has_2000_unanswered_syns),
-		cmocka_unit_test(test_scenario_faults_are_the_named_ones),
-		cmocka_unit_test(test_scenario_conflicting_retransmit_repeats_the_ehlo_range),
-		cmocka_unit_test(test_scenario_beyond_window_has_one_segment_past_the_edge),
-		cmocka_unit_test(test_scenario_zero_window_probe_probes_then_resends),
-		cmocka_unit_test(test_scenario_third_party_rst_outside_and_inside_the_window),
+	    cmocka_unit_test(test_default_session_is_valid_tcp_both_ways),
+	    cmocka_unit_test(test_checker_catches_damaged_frames),
+	    cmocka_unit_test(test_dialogue_without_body_is_the_expected_text),
+	    cmocka_unit_test(test_helo_verb_bare_lf_and_rst_end),
+	    cmocka_unit_test(test_data_body_is_stuffed_sized_and_terminated),
+	    cmocka_unit_test(test_bdat_chunks_add_up_and_are_not_stuffed),
+	    cmocka_unit_test(test_pipelining_sends_the_group_in_one_segment),
+	    cmocka_unit_test(test_segments_respect_seg_size_and_helo_seg_size),
+	    cmocka_unit_test(test_large_writes_use_mss_less_timestamps_and_ack_every_other),
+	    cmocka_unit_test(test_small_window_is_never_overrun),
+	    cmocka_unit_test(test_without_options_short_frames_are_padded_with_zeros),
+	    cmocka_unit_test(test_sequence_numbers_wrap_inside_the_ehlo_line),
+	    cmocka_unit_test(test_vlan_tags_qinq_and_ipv6_hop_by_hop),
+	    cmocka_unit_test(test_midstream_session_starts_at_the_banner),
+	    cmocka_unit_test(test_emit_error_stops_generation),
+	    cmocka_unit_test(test_spec_check_refuses_inconsistent_specs),
+	    cmocka_unit_test(test_bogus_session_has_one_event_per_rcpt),
+	    cmocka_unit_test(test_pipelined_rcpts_report_after_their_shared_segment),
+	    cmocka_unit_test(test_starttls_accepted_reports_once_then_nothing),
+	    cmocka_unit_test(test_starttls_matches_rcpt_only_for_the_local_domain),
+	    cmocka_unit_test(test_starttls_refused_keeps_judging_rcpts),
+	    cmocka_unit_test(test_rset_and_new_helo_switch_the_verdict),
+	    cmocka_unit_test(test_event_json_matches_the_event_contract),
+	    cmocka_unit_test(test_helo_tables_give_their_reason_under_the_lab_context),
+	    cmocka_unit_test(test_mix_is_valid_tcp_and_events_match_sessions),
+	    cmocka_unit_test(test_mix_is_deterministic_per_seed),
+	    cmocka_unit_test(test_mix_reason_histogram_follows_the_ratio),
+	    cmocka_unit_test(test_mix_profiles_bogus_flood_none_bogus_and_non_smtp),
+	    cmocka_unit_test(test_mix_concurrency_interleaves_sessions),
+	    cmocka_unit_test(test_mix_parameters_are_checked),
+	    cmocka_unit_test(test_mix_body_sizes_follow_the_preset),
+	    cmocka_unit_test(test_generate_is_the_mix_without_a_sink),
+	    cmocka_unit_test(test_every_scenario_generates_valid_tcp_apart_from_its_faults),
+	    cmocka_unit_test(test_scenario_outcomes),
+	    cmocka_unit_test(test_scenario_syn_flood_has_2000_unanswered_syns),
+	    cmocka_unit_test(test_scenario_faults_are_the_named_ones),
+	    cmocka_unit_test(test_scenario_conflicting_retransmit_repeats_the_ehlo_range),
+	    cmocka_unit_test(test_scenario_beyond_window_has_one_segment_past_the_edge),
+	    cmocka_unit_test(test_scenario_zero_window_probe_probes_then_resends),
+	    cmocka_unit_test(test_scenario_third_party_rst_outside_and_inside_the_window),
 	};
 	return cmocka_run_group_tests_name("synth", tests, NULL, NULL);
 }
