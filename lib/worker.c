@@ -801,11 +801,12 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 	for (uint16_t base = 0; base < n; base += WORKER_GROUP) {
 		uint16_t g = (uint16_t)(n - base < WORKER_GROUP ? n - base : WORKER_GROUP);
 		uint64_t t0 = prof_start(w);
-		for (uint16_t i = 0; i < g; i++) {
-			if (i + 1 < g)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[base + i + 1], void *));
+		/* Every header of the group is requested at once: their misses
+		 * overlap (a header not in cache costs hundreds of cycles). */
+		for (uint16_t i = 0; i < g; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[base + i], void *));
+		for (uint16_t i = 0; i < g; i++)
 			d[i] = classify_packet(w, pkts[base + i], from, &c[i]);
-		}
 		for (uint16_t i = 0; i < g; i++) {
 			if (d[i] == DISPOSE_TRACK)
 				handle_packet(w, pkts[base + i], from, now_ms, &c[i]);

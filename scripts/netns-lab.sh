@@ -255,6 +255,10 @@ CONF
 	postconf -c "$PF/etc" -F '*/*/chroot = n' >/dev/null
 	chown nobody:nogroup "$PF/mail"
 	chown postfix:postfix "$PF/data"
+	# postlogd (root) writes the log, but when it is not running (a restart
+	# after a crash of the server) postsuper writes it itself as postfix.
+	touch "$LOG_DIR/maillog"
+	chown postfix:postfix "$LOG_DIR/maillog"
 	ip netns exec "$SERVER_NS" postfix -c "$PF/etc" start >"$LOG_DIR/postfix-start.log" 2>&1 9>&- ||
 		die "Postfix did not start: $(tail -n 3 "$LOG_DIR/postfix-start.log")"
 	for _ in $(seq 50); do
@@ -320,9 +324,9 @@ up() {
 	fi
 	rm -rf "$PF" "$LAB_DIR/bridge" "$LAB_DIR/helogate.pid"
 	mkdir -p "$LAB_DIR" "$LOG_DIR"
-	# Postfix's unprivileged processes must reach the spool and Maildir
-	# (mktemp -d makes 0700 directories).
-	chmod 755 "$LAB_DIR"
+	# Postfix's unprivileged processes must reach the spool, the Maildir and
+	# the log (mktemp -d makes 0700 directories).
+	chmod 755 "$LAB_DIR" "$LOG_DIR"
 	# If anything below fails (die, set -e, a signal), leave nothing behind.
 	trap 'rc=$?; trap - EXIT; [ $rc -eq 0 ] || teardown; exit $rc' EXIT
 	trap 'exit 130' INT TERM

@@ -80,6 +80,7 @@ def log_root():
     if _log_root is None:
         _log_root = os.environ.get("HG_LAB_LOGDIR") or tempfile.mkdtemp(prefix="hg-lab-logs-")
         os.makedirs(_log_root, exist_ok=True)
+        os.chmod(_log_root, 0o755)  # Postfix (as postfix) may write its log below
     return _log_root
 
 
@@ -279,6 +280,9 @@ class Lab:
         if r.returncode != 0:
             self.save("nft-error", r.stderr)
         return r.returncode == 0
+
+    def drop_once_remove(self):
+        self.client("nft", "delete", "table", "inet", "hglab")
 
     def nft_counter(self, name):
         """Packets counted by one of DROP_ONCE_NFT's named counters."""

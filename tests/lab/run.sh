@@ -35,7 +35,11 @@ done
 [ ${#tests[@]} -gt 0 ] || tests=("${all[@]}")
 export HELOGATE=${HELOGATE:-$build/app/helogate}
 export HG_LAB_SRC=$root
-export HG_LAB_LOGDIR=${HG_LAB_LOGDIR:-$(mktemp -d /tmp/hg-lab-logs.XXXXXX)}
+if [ -z "${HG_LAB_LOGDIR:-}" ]; then
+	HG_LAB_LOGDIR=$(mktemp -d /tmp/hg-lab-logs.XXXXXX)
+	chmod 755 "$HG_LAB_LOGDIR" # Postfix (as postfix) may write its log below
+fi
+export HG_LAB_LOGDIR
 bridge=${HG_BRIDGE:-helogate}
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -69,6 +69,7 @@ def body(t, lab):
                 "the server's own 550 reaches the client although its first copy was dropped")
         t.equal(lab.nft_counter("drop550"), 1, "the drop-once rule dropped exactly one 550 segment")
         t.equal(lab.nft_counter("drop221"), 1, "the drop-once rule dropped exactly one 221 segment")
+        lab.drop_once_remove()
 
     tok = "hg-self-tls-%d" % PID
     sw = lab.swaks("mail.example.org", "tls@lab-mail.net", "--tls", "--body", tok)
