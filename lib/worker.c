@@ -406,6 +406,13 @@ static void flow_start(struct flow *f, const struct pkt_info *pi)
 	f->state = FLOW_SYN_SENT;
 	f->client_isn = pi->seq;
 	f->helo_block = BLOCK_POOL_NONE;
+	f->takeover_block = BLOCK_POOL_NONE;
+	/* Both directions and the SMTP session start out holding no block, so
+	 * freeing a flow before its SYN-ACK (RST, SYN timeout, a flow passed
+	 * through early) returns nothing: a zeroed record would name block 0. */
+	stream_dir_init(&f->c2s, pi->seq + 1, false);
+	stream_dir_init(&f->s2c, 0, false);
+	smtp_session_init(&f->smtp);
 	if (pi->opts.present & TCP_OPT_WSCALE) {
 		f->flags |= FLOW_F_CLIENT_WS;
 		f->client_wscale = pi->opts.wscale;

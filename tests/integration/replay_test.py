@@ -2,7 +2,7 @@
 """Integration tests: synthesized captures replayed through the real helogate.
 
 usage: replay_test.py SOURCE_ROOT BUILD_ROOT CASE
-CASE: mix | scenarios | errors
+CASE: mix | scenarios | errors | refused
 
 Each case runs helogate-synth to write a capture and the events helogate
 should report, replays the capture through scripts/helogate-replay (the real
@@ -163,6 +163,64 @@ def case_scenarios(work):
                   r.stdout + r.stderr)
 
 
+def tcp_frame(src, dst, sport, dport, seq, ack, flags):
+    """An Ethernet/IPv4/TCP frame with correct checksums."""
+    import struct
+
+    def csum(data):
+        if len(data) % 2:
+            data += b"\0"
+        total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+        while total >> 16:
+            total = (total & 0xffff) + (total >> 16)
+        return ~total & 0xffff
+
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 64240, 0, 0)
+    pseudo = bytes(src) + bytes(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, bytes(src), bytes(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    frame = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + ip + tcp
+    return frame + b"\0" * (60 - len(frame))
+
+
+def write_pcap(path, frames):
+    import struct
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1795392000, i, len(fr), len(fr)) + fr)
+
+
+def case_refused(work):
+    """Sessions that end before the server's SYN-ACK: refused by a RST, or
+    never answered (their SYN timer runs out while the replay idles). Each
+    frees a flow that never started its streams; nothing may be returned
+    to the block pool twice (a regression: helogate aborted here)."""
+    client, server = [198, 19, 7, 1], [198, 18, 1, 25]
+    frames = []
+    for i in range(64):
+        isn = 1000 + i
+        frames.append(tcp_frame(client, server, 40000 + i, 25, isn, 0, 0x02))
+        frames.append(tcp_frame(server, client, 25, 40000 + i, 0, isn + 1, 0x14))
+    for i in range(64):
+        frames.append(tcp_frame(client, server, 41000 + i, 25, 5000 + i, 0, 0x02))
+    pcap = os.path.join(work, "refused.pcap")
+    write_pcap(pcap, frames)
+    stats = os.path.join(work, "refused.stats.json")
+    r = run([REPLAY, pcap, "--stats", stats, "--timeout-syn", "1"] + LAB_OPTIONS,
+            env=dict(os.environ, HELOGATE=HELOGATE, HELOGATE_IDLE_MS="3000"), timeout=120)
+    if not check(r.returncode == 0, "refused: helogate survives flows freed before the SYN-ACK",
+                 r.stderr.strip()[-500:]):
+        return
+    with open(stats) as f:
+        total = json.load(f)["total"]
+    check(total["flows_reset"] == 64, "refused: 64 refusals free their flows",
+          str(total["flows_reset"]))
+    check(total["flows_expired"] == 64, "refused: 64 unanswered SYNs expire",
+          str(total["flows_expired"]))
+
+
 def case_errors(work):
     base = [HELOGATE, "-l", "0,1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
             "--file-prefix", f"hg-err-{os.getpid()}", "--log-level", "error",
@@ -191,6 +249,7 @@ def case_errors(work):
 
 
 with tempfile.TemporaryDirectory(prefix="hg-replay-test-") as work:
-    {"mix": case_mix, "scenarios": case_scenarios, "errors": case_errors}[CASE](work)
+    {"mix": case_mix, "scenarios": case_scenarios, "errors": case_errors,
+     "refused": case_refused}[CASE](work)
 print(f"{'OK' if failures == 0 else 'FAILED'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)
