@@ -8,7 +8,7 @@
  *
  * Prints one table; each figure is the best of REPS runs, in TSC cycles on
  * x86 (rdtsc), nanoseconds elsewhere. The decision it backs is in
- * docs/parts/smtp.md.
+ * docs/design.md.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  * folded sum, since 2^16 = 1 modulo 2^16 - 1 (RFC 1071 2(C)); 32-bit words
  * added into 64-bit accumulators need no carry handling until 2^32 additions.
  * Four independent accumulators, 16 bytes a step: 1460 bytes in 135-200 TSC
- * cycles, against 255-340 for one 64-bit add-with-carry chain (docs/parts/pkt.md).
+ * cycles, against 255-340 for one 64-bit add-with-carry chain (docs/design.md).
  */
 
 static uint32_t fold64(uint64_t acc)

@@ -9,7 +9,7 @@
  * (or the session stops). Message bodies (DATA, BDAT) are skipped with
  * memchr, never copied and never given to Hyperscan. Single-threaded: a
  * session is used only by the worker that owns its flow. The rules below
- * are the contract, each with its RFC; docs/parts/smtp.md gives the reasons.
+ * are the contract, each with its RFC; docs/design.md gives the reasons.
  *
  * Whenever the tracker's view of the conversation could differ from the
  * server's, it gives the flow up (PASSTHROUGH, with one reason of

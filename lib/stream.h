@@ -14,7 +14,7 @@
  * Never looks at SMTP, packets or mbufs. Single-threaded, like the pool.
  * Sequence numbers may wrap around 2^32 anywhere.
  *
- * Policy (docs/parts/stream.md has the reasoning):
+ * Policy (docs/design.md has the reasoning):
  *  - in order: delivered; with holding on, a copy is kept until the peer
  *    acknowledges it (at most one ring of STREAM_RING_MAX bytes or the block
  *    size if smaller: the oldest copies give way to the newest).

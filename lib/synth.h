@@ -3,7 +3,7 @@
  * with correct TCP (handshake, sequence and acknowledgement numbers,
  * windows, options, checksums, teardown), and the verdict events helogate
  * must report for them under the standard lab context
- * (tests/data/lab-context.md). docs/parts/synth.md has the reasoning.
+ * (tests/data/lab-context.md). docs/design.md has the reasoning.
  *
  * Pure core: frames are built in the generator's own memory and handed to a
  * callback; no libpcap, no DPDK, no files (app/helogate-synth writes pcaps;
@@ -269,7 +269,7 @@ bool synth_profile_from_name(const char *name, enum synth_profile *out);
  *              sessions make a 68 MB capture in under a second);
  *   realistic: median 24 KiB, sigma 1.5, 512 B..10 MiB (the benchmark: about
  *              100 KB of capture per session).
- * The figures are assumptions; docs/parts/synth.md says what they rest on.
+ * The figures are assumptions; docs/design.md says what they rest on.
  */
 #define SYNTH_BODY_SMALL_MEDIAN 2048u
 #define SYNTH_BODY_SMALL_SIGMA 1.0
@@ -335,7 +335,7 @@ int synth_generate(const struct synth_params *p, synth_emit_fn *emit, void *emit
 /*
  * Named captures for the adversarial and feature tests, each with its
  * defined outcome (expected events through the sink; the packets helogate
- * must drop are listed in docs/parts/synth.md). The seed changes ports,
+ * must drop are listed in docs/design.md). The seed changes ports,
  * ISNs and body bytes, never the outcome.
  */
 size_t synth_scenario_count(void);

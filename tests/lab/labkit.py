@@ -37,7 +37,7 @@ CLIENT_IP = "198.18.0.10"
 SERVER_IP = "198.18.0.25"
 DOMAIN = "lab-mail.net"
 
-# helogate's replies in a taken-over session (docs/parts/lead.md).
+# helogate's replies in a taken-over session (docs/design.md).
 R_BOGUS = "550 5.7.1 {}... Access denied - bogus HELO"
 R_BOGUS_IP = "550 5.7.1 {}... Access denied - bogus HELO (198.18.0.25)"
 R_BOGUS_RCPT = "550 5.7.1 {}... Access denied - bogus HELO matches RCPT"
