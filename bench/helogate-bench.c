@@ -74,7 +74,7 @@ struct bench_worker {
 	/* results of the last run */
 	uint64_t cycles, packets, bytes, loops;
 	bool null_pipeline;
-	bool one_loop; /* warm-up: a single loop */
+	bool warm_up; /* run a single loop: the warm-up before measuring */
 };
 
 static struct {
@@ -305,7 +305,7 @@ static int worker_main(void *arg)
 		bw->cycles += one_loop(bw, p);
 		bw->packets += bw->n;
 		bw->loops++;
-		if (bw->one_loop)
+		if (bw->warm_up)
 			break;
 	} while (bw->cycles < budget);
 	for (uint32_t i = 0; i < bw->n; i++)
@@ -314,7 +314,7 @@ static int worker_main(void *arg)
 	return 0;
 }
 
-static void run_all(bool null_pipeline, bool one_loop)
+static void run_all(bool null_pipeline, bool warm_up)
 {
 	unsigned i = 0, lcore;
 
@@ -322,7 +322,7 @@ static void run_all(bool null_pipeline, bool one_loop)
 	{
 		struct bench_worker *bw = &run.workers[i++];
 		bw->null_pipeline = null_pipeline;
-		bw->one_loop = one_loop;
+		bw->warm_up = warm_up;
 		rte_eal_remote_launch(worker_main, bw, lcore);
 		if (i == run.n_workers)
 			break;
