@@ -1,128 +1,163 @@
 #include "flow_table.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /*
- * Layout: an index of 64-byte buckets, each holding 8 (signature, index)
- * slots, sized to 2 slots per flow so buckets stay about half full; records,
- * keys and timer links in three parallel arrays indexed by flow index. A
- * lookup reads one bucket line (usually), one key line and, for the caller,
- * one record line.
- *
- * Collisions go to the following buckets (linear probing by bucket). Each
- * bucket counts the entries that passed it because it was full, so a lookup
- * stops at the first bucket nobody passed, and removals keep that exact.
+ * Layout (docs/design.md, "Flow table"):
+ *   buckets  64-byte lines of 8 (16-bit signature, 32-bit index + 1) slots,
+ *            two slots per flow; collisions probe the following buckets.
+ *   entries  one stride per flow: a 64-byte header (key, deadline, timer
+ *            links, hash, bucket position) then the caller's record. A lookup
+ *            reads the bucket and the header, and set_expiry writes the
+ *            header the lookup just read.
+ *   wheel    one list head per 16 ms slot, plus one for the slot in progress,
+ *            and a bit per slot saying it is not empty.
  */
 #define SLOTS 8
 #define NO_INDEX UINT32_MAX
-#define NO_SLOT UINT32_MAX
-#define WHEEL_SLOTS 1024u
-#define WHEEL_TICK_MS 512u /* 1024 x 512 ms: a 524 s horizon covers the 360 s idle timer */
+/* entry.prev: the previous entry, HEAD | list for a list's first entry, or: */
+#define HEAD 0x80000000u
+#define IDLE 0xffffffffu /* in use, no deadline */
+#define FREE 0xfffffffeu /* on the free list */
+#define TICK_SHIFT 4     /* FLOW_TABLE_TICK_MS == 1 << TICK_SHIFT */
+#define WHEEL_MASK (FLOW_TABLE_WHEEL_SLOTS - 1)
+#define PENDING FLOW_TABLE_WHEEL_SLOTS /* list of the slot being expired */
+#define BULK_GROUP 32
+
+_Static_assert(FLOW_TABLE_TICK_MS == 1u << TICK_SHIFT, "tick is a power of two");
+_Static_assert((FLOW_TABLE_WHEEL_SLOTS & WHEEL_MASK) == 0, "wheel size is a power of two");
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key is 40 bytes");
 
 struct bucket {
-	uint16_t sig[SLOTS];
-	uint32_t idx[SLOTS]; /* flow index + 1; 0 = empty */
+	uint16_t sig[SLOTS]; /* 0: empty */
+	uint32_t idx[SLOTS]; /* flow index + 1 */
 	uint32_t passed;     /* entries stored beyond this bucket that probed through it */
 	uint8_t pad[12];
 };
+_Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
 
-struct timer_link {
-	uint64_t expire_ms;
-	uint32_t prev, next; /* NO_INDEX-terminated list of a wheel slot */
-	uint32_t slot;       /* NO_SLOT: not on the wheel */
+struct entry {
+	struct flow_key key;
+	uint64_t expire_ms; /* UINT64_MAX: none */
+	uint32_t prev;      /* see HEAD, IDLE, FREE */
+	uint32_t next;      /* timer list, or free list when FREE */
+	uint32_t hash;
+	uint32_t pos; /* bucket * SLOTS + slot */
 };
+_Static_assert(sizeof(struct entry) == 64, "an entry header is one cache line");
 
 struct flow_table {
-	uint32_t capacity;
-	uint32_t record_size;
-	uint32_t bucket_mask;
-	uint32_t count;
-	uint32_t fresh;     /* indices never used yet: [fresh, capacity) */
-	uint32_t free_top;  /* recycled indices on free_stack */
-	uint64_t cursor_tick;
-	bool cursor_set;
+	uint8_t *entries;
 	struct bucket *buckets;
-	uint8_t *records;
-	struct flow_key *keys;
-	struct timer_link *links;
-	uint32_t *free_stack;
-	uint32_t wheel[WHEEL_SLOTS]; /* head index per slot */
-	size_t bytes;
+	uint32_t n_buckets;
+	uint32_t capacity;
+	size_t stride;
+	uint32_t count;
+	uint32_t fresh;     /* entries never used: [fresh, capacity) */
+	uint32_t free_head; /* entries freed since, linked through next */
+	uint64_t cursor;    /* next tick to expire: every earlier slot has been */
+	size_t entries_len, buckets_len;
+	struct flow_table_stats stats;
+	uint64_t occupied[FLOW_TABLE_WHEEL_SLOTS / 64];
+	uint32_t wheel[FLOW_TABLE_WHEEL_SLOTS + 1];
 };
+
+/* ---- hash -------------------------------------------------------------------------------- */
+
+static uint64_t seed[6];
+
+/* A 64x64 multiply folded to 64 bits: every input bit reaches the middle
+ * output bits, and a secret offset on each factor keeps the products
+ * unpredictable (a linear CRC would let clients build collisions). */
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+	unsigned __int128 p = (unsigned __int128)a * b;
+	return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Before main(), so that every worker thread reads a seed that never
+ * changes. Without getrandom() the clock and ASLR still vary it. */
+__attribute__((constructor)) static void seed_init(void)
+{
+	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uintptr_t)&ts;
+	for (int i = 0; i < 6; i++)
+		seed[i] = splitmix(&s);
+}
 
 uint32_t flow_key_hash(const struct flow_key *key)
 {
 	uint64_t w[5];
-	uint64_t h = 0x243f6a8885a308d3ull;
 
 	memcpy(w, key, sizeof(w));
-	for (int i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	h *= 0xbf58476d1ce4e5b9ull;
-	return (uint32_t)(h >> 32);
+	uint64_t a = mum(w[0] ^ seed[0], w[1] ^ seed[1]); /* ports, client (IPv4: all of it) */
+	uint64_t b = mum(w[2] ^ seed[2], w[3] ^ seed[3]);
+	uint64_t c = mum(w[4] ^ seed[4], seed[5] | 1);
+	uint64_t h = mum(a ^ seed[5], b ^ c ^ seed[0]);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
-static void *alloc_zero(size_t bytes, size_t *total)
+/* ---- memory ------------------------------------------------------------------------------ */
+
+/* Anonymous memory is zero and mapped page by page on first touch, so
+ * creating a table is instant and it costs resident memory only as flows
+ * arrive. Not huge pages: a 2 MiB first-touch fault stalled one insert for
+ * 3-9 ms (docs/design.md), longer than the worker's receive ring lasts. */
+static void *map_zero(size_t bytes, size_t *len)
 {
-	/* calloc of large sizes maps fresh zero pages lazily: creating a 1M
-	 * table costs no page faults until flows arrive. */
-	void *p = calloc(1, bytes + 64);
-	*total += bytes + 64;
+	size_t want = (bytes + 4095) & ~(size_t)4095;
+	void *p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = want;
 	return p;
 }
-
-static void *align64(void *p)
-{
-	return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
-}
-
-/* The raw pointers for free(), kept just after the struct. */
-struct flow_table_alloc {
-	struct flow_table t;
-	void *raw[5];
-};
 
 struct flow_table *flow_table_create(uint32_t capacity, uint32_t record_size, char *err,
 				     size_t err_size)
 {
-	if (capacity < 1 || capacity > (1u << 28) || record_size < 1 || record_size > 65536) {
-		snprintf(err, err_size, "flow table: capacity %u or record size %u out of range",
-			 capacity, record_size);
+	if (capacity < 1 || capacity > FLOW_TABLE_CAPACITY_MAX || record_size < 1 ||
+	    record_size > FLOW_TABLE_RECORD_MAX) {
+		snprintf(err, err_size,
+			 "flow table: capacity %u or record size %u out of range (1-%u, 1-%u)",
+			 capacity, record_size, FLOW_TABLE_CAPACITY_MAX, FLOW_TABLE_RECORD_MAX);
 		return NULL;
 	}
-	struct flow_table_alloc *a = calloc(1, sizeof(*a));
-	if (a == NULL)
+	struct flow_table *t = calloc(1, sizeof(*t));
+	if (t == NULL)
 		goto oom;
-	struct flow_table *t = &a->t;
-	uint64_t n_buckets = 1;
-	while (n_buckets * SLOTS < (uint64_t)capacity * 2)
-		n_buckets <<= 1;
 	t->capacity = capacity;
-	t->record_size = (record_size + 63u) & ~63u;
-	t->bucket_mask = (uint32_t)(n_buckets - 1);
-	t->bytes = sizeof(*a);
-	a->raw[0] = alloc_zero(n_buckets * sizeof(struct bucket), &t->bytes);
-	a->raw[1] = alloc_zero((size_t)capacity * t->record_size, &t->bytes);
-	a->raw[2] = alloc_zero((size_t)capacity * sizeof(struct flow_key), &t->bytes);
-	a->raw[3] = alloc_zero((size_t)capacity * sizeof(struct timer_link), &t->bytes);
-	a->raw[4] = alloc_zero((size_t)capacity * sizeof(uint32_t), &t->bytes);
-	for (int i = 0; i < 5; i++)
-		if (a->raw[i] == NULL) {
-			flow_table_free(t);
-			goto oom;
-		}
-	t->buckets = align64(a->raw[0]);
-	t->records = align64(a->raw[1]);
-	t->keys = a->raw[2];
-	t->links = a->raw[3];
-	t->free_stack = a->raw[4];
-	for (uint32_t i = 0; i < WHEEL_SLOTS; i++)
-		t->wheel[i] = NO_INDEX;
+	t->n_buckets = (capacity + SLOTS / 2 - 1) / (SLOTS / 2);
+	t->stride = sizeof(struct entry) + ((record_size + 63u) & ~(size_t)63);
+	t->free_head = NO_INDEX;
+	t->buckets = map_zero((size_t)t->n_buckets * sizeof(struct bucket), &t->buckets_len);
+	t->entries = map_zero((size_t)capacity * t->stride, &t->entries_len);
+	if (t->buckets == NULL || t->entries == NULL) {
+		flow_table_free(t);
+		goto oom;
+	}
+	memset(t->wheel, 0xff, sizeof(t->wheel));
 	return t;
 oom:
 	snprintf(err, err_size, "flow table: cannot allocate %u flows of %u bytes", capacity,
@@ -134,250 +169,347 @@ void flow_table_free(struct flow_table *t)
 {
 	if (t == NULL)
 		return;
-	struct flow_table_alloc *a = (struct flow_table_alloc *)t;
-	for (int i = 0; i < 5; i++)
-		free(a->raw[i]);
-	free(a);
+	if (t->buckets != NULL)
+		munmap(t->buckets, t->buckets_len);
+	if (t->entries != NULL)
+		munmap(t->entries, t->entries_len);
+	free(t);
+}
+
+/* ---- index ------------------------------------------------------------------------------- */
+
+static inline struct entry *entry_at(const struct flow_table *t, uint32_t idx)
+{
+	return (struct entry *)(t->entries + (size_t)idx * t->stride);
+}
+
+/* The bucket from the high bits (a multiply maps the hash onto any bucket
+ * count, so the index needs no power-of-two rounding), the signature from
+ * all of them, never 0 (0 marks an empty slot). */
+static inline uint32_t bucket_of(const struct flow_table *t, uint32_t hash)
+{
+	return (uint32_t)(((uint64_t)hash * t->n_buckets) >> 32);
 }
 
 static inline uint16_t sig_of(uint32_t hash)
 {
-	return (uint16_t)(hash >> 16);
+	uint16_t s = (uint16_t)(hash ^ (hash >> 16));
+	return s != 0 ? s : 1;
 }
 
-static int32_t find_in_bucket(const struct flow_table *t, const struct bucket *b,
-			      const struct flow_key *key, uint16_t sig)
+static inline uint32_t bucket_next(const struct flow_table *t, uint32_t b)
 {
-	for (int s = 0; s < SLOTS; s++) {
-		if (b->sig[s] != sig || b->idx[s] == 0)
-			continue;
-		uint32_t idx = b->idx[s] - 1;
-		if (memcmp(&t->keys[idx], key, sizeof(*key)) == 0)
+	return b + 1 == t->n_buckets ? 0 : b + 1;
+}
+
+/* Bit s set when slot s holds signature sig. */
+static inline unsigned sig_match(const struct bucket *b, uint16_t sig)
+{
+#ifdef __SSE2__
+	__m128i eq = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)b->sig),
+				     _mm_set1_epi16((short)sig));
+	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()));
+#else
+	unsigned m = 0;
+	for (int s = 0; s < SLOTS; s++)
+		m |= (unsigned)(b->sig[s] == sig) << s;
+	return m;
+#endif
+}
+
+static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+	uint64_t x[5], y[5], d = 0;
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	for (int i = 0; i < 5; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+static inline int32_t bucket_find(const struct flow_table *t, const struct bucket *b,
+				  unsigned match, const struct flow_key *key)
+{
+	while (match != 0) {
+		uint32_t idx = b->idx[__builtin_ctz(match)] - 1;
+		if (key_equal(&entry_at(t, idx)->key, key))
 			return (int32_t)idx;
+		match &= match - 1;
+	}
+	return -1;
+}
+
+/* The probe past a full home bucket: rare at two slots per flow. */
+static int32_t lookup_beyond(struct flow_table *t, const struct flow_key *key, uint32_t b,
+			     uint16_t sig)
+{
+	for (uint32_t n = 1; n < t->n_buckets; n++) {
+		b = bucket_next(t, b);
+		t->stats.probes++;
+		const struct bucket *bk = &t->buckets[b];
+		int32_t idx = bucket_find(t, bk, sig_match(bk, sig), key);
+		if (idx >= 0 || bk->passed == 0)
+			return idx;
 	}
 	return -1;
 }
 
 int32_t flow_table_lookup(struct flow_table *t, const struct flow_key *key, uint32_t hash)
 {
-	uint32_t b = hash & t->bucket_mask;
+	uint32_t b = bucket_of(t, hash);
 	uint16_t sig = sig_of(hash);
+	const struct bucket *bk = &t->buckets[b];
+	int32_t idx = bucket_find(t, bk, sig_match(bk, sig), key);
 
-	for (uint32_t probes = 0; probes <= t->bucket_mask; probes++) {
-		const struct bucket *bk = &t->buckets[b];
-		int32_t idx = find_in_bucket(t, bk, key, sig);
-		if (idx >= 0)
-			return idx;
-		if (bk->passed == 0)
-			return -1;
-		b = (b + 1) & t->bucket_mask;
-	}
-	return -1;
+	if (idx >= 0 || bk->passed == 0)
+		return idx;
+	return lookup_beyond(t, key, b, sig);
 }
 
 void flow_table_prefetch(const struct flow_table *t, uint32_t hash)
 {
-	__builtin_prefetch(&t->buckets[hash & t->bucket_mask], 0, 3);
+	__builtin_prefetch(&t->buckets[bucket_of(t, hash)], 0, 3);
+}
+
+static void lookup_group(struct flow_table *t, const struct flow_key *const *keys,
+			 const uint32_t *hashes, unsigned n, int32_t *out)
+{
+	const struct bucket *bk[BULK_GROUP];
+	unsigned match[BULK_GROUP];
+
+	for (unsigned i = 0; i < n; i++) {
+		bk[i] = &t->buckets[bucket_of(t, hashes[i])];
+		__builtin_prefetch(bk[i], 0, 3);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		match[i] = sig_match(bk[i], sig_of(hashes[i]));
+		if (match[i] != 0) {
+			uint32_t first = bk[i]->idx[__builtin_ctz(match[i])] - 1;
+			__builtin_prefetch(entry_at(t, first), 0, 3);
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = bucket_find(t, bk[i], match[i], keys[i]);
+		if (out[i] < 0 && bk[i]->passed != 0)
+			out[i] = lookup_beyond(t, keys[i], (uint32_t)(bk[i] - t->buckets),
+					       sig_of(hashes[i]));
+	}
 }
 
 void flow_table_lookup_bulk(struct flow_table *t, const struct flow_key *const *keys,
 			    const uint32_t *hashes, unsigned n, int32_t *out)
 {
-	/* Prefetch every bucket first, then each candidate key, then compare:
-	 * the misses overlap instead of queueing one after another. */
-	for (unsigned i = 0; i < n; i++)
-		flow_table_prefetch(t, hashes[i]);
-	for (unsigned i = 0; i < n; i++) {
-		const struct bucket *bk = &t->buckets[hashes[i] & t->bucket_mask];
-		uint16_t sig = sig_of(hashes[i]);
-		for (int s = 0; s < SLOTS; s++)
-			if (bk->sig[s] == sig && bk->idx[s] != 0)
-				__builtin_prefetch(&t->keys[bk->idx[s] - 1], 0, 3);
+	/* Each stage runs over a whole group so that its misses overlap; 32
+	 * beat 8, 16 and a rolling pipeline (docs/design.md). */
+	for (unsigned i = 0; i < n; i += BULK_GROUP) {
+		unsigned k = n - i < BULK_GROUP ? n - i : BULK_GROUP;
+		lookup_group(t, keys + i, hashes + i, k, out + i);
 	}
-	for (unsigned i = 0; i < n; i++)
-		out[i] = flow_table_lookup(t, keys[i], hashes[i]);
 }
 
 int32_t flow_table_insert(struct flow_table *t, const struct flow_key *key, uint32_t hash)
 {
 	uint32_t idx;
 
-	if (t->free_top > 0)
-		idx = t->free_stack[--t->free_top];
-	else if (t->fresh < t->capacity)
+	if (t->free_head != NO_INDEX) {
+		idx = t->free_head;
+		t->free_head = entry_at(t, idx)->next;
+	} else if (t->fresh < t->capacity) {
 		idx = t->fresh++;
-	else
+	} else {
 		return -1;
-	/* There are twice as many slots as flows, so a free slot exists. */
-	uint32_t b = hash & t->bucket_mask;
-	for (;;) {
-		struct bucket *bk = &t->buckets[b];
-		for (int s = 0; s < SLOTS; s++) {
-			if (bk->idx[s] == 0) {
-				bk->sig[s] = sig_of(hash);
-				bk->idx[s] = idx + 1;
-				goto placed;
-			}
-		}
-		bk->passed++;
-		b = (b + 1) & t->bucket_mask;
 	}
-placed:
-	t->keys[idx] = *key;
-	memset(t->records + (size_t)idx * t->record_size, 0, t->record_size);
-	t->links[idx].slot = NO_SLOT;
+	/* Slots outnumber flows two to one, so the probe ends at a free slot. */
+	uint32_t b = bucket_of(t, hash);
+	unsigned empty;
+	while ((empty = sig_match(&t->buckets[b], 0)) == 0) {
+		t->buckets[b].passed++;
+		b = bucket_next(t, b);
+		t->stats.probes++;
+	}
+	unsigned s = (unsigned)__builtin_ctz(empty);
+	t->buckets[b].sig[s] = sig_of(hash);
+	t->buckets[b].idx[s] = idx + 1;
+
+	struct entry *e = entry_at(t, idx);
+	e->key = *key;
+	e->expire_ms = UINT64_MAX;
+	e->prev = IDLE;
+	e->next = NO_INDEX;
+	e->hash = hash;
+	e->pos = b * SLOTS + s;
+	memset(e + 1, 0, t->stride - sizeof(*e));
 	__atomic_store_n(&t->count, t->count + 1, __ATOMIC_RELAXED);
 	return (int32_t)idx;
 }
 
-static void timer_unlink(struct flow_table *t, uint32_t idx)
-{
-	struct timer_link *l = &t->links[idx];
+/* ---- timers ------------------------------------------------------------------------------ */
 
-	if (l->slot == NO_SLOT)
-		return;
-	if (l->prev != NO_INDEX)
-		t->links[l->prev].next = l->next;
+/* Entries sit in the slot of their deadline's tick rounded up (the cursor's
+ * if that has passed): when a slot is expired every entry in it is due,
+ * unless its deadline was postponed since, or lies beyond the horizon and
+ * wrapped around; those are moved on. */
+static inline uint64_t tick_of(uint64_t ms)
+{
+	return ms >= UINT64_MAX - FLOW_TABLE_TICK_MS ? UINT64_MAX >> TICK_SHIFT
+						     : (ms + FLOW_TABLE_TICK_MS - 1) >> TICK_SHIFT;
+}
+
+static void timer_link(struct flow_table *t, uint32_t idx, struct entry *e)
+{
+	uint64_t tick = tick_of(e->expire_ms);
+
+	if (tick < t->cursor)
+		tick = t->cursor;
+	uint32_t slot = (uint32_t)(tick & WHEEL_MASK);
+	uint32_t head = t->wheel[slot];
+	e->prev = HEAD | slot;
+	e->next = head;
+	if (head != NO_INDEX)
+		entry_at(t, head)->prev = idx;
 	else
-		t->wheel[l->slot] = l->next;
-	if (l->next != NO_INDEX)
-		t->links[l->next].prev = l->prev;
-	l->slot = NO_SLOT;
-}
-
-static uint64_t tick_of(uint64_t ms)
-{
-	return ms / WHEEL_TICK_MS;
-}
-
-/* Link idx into the slot of its deadline, clamped to the wheel's horizon
- * (a clamped entry is re-slotted when that slot comes due). */
-static void timer_link(struct flow_table *t, uint32_t idx)
-{
-	struct timer_link *l = &t->links[idx];
-	uint64_t tick = tick_of(l->expire_ms);
-
-	if (!t->cursor_set) {
-		t->cursor_tick = tick;
-		t->cursor_set = true;
-	}
-	if (tick < t->cursor_tick)
-		tick = t->cursor_tick;
-	if (tick >= t->cursor_tick + WHEEL_SLOTS)
-		tick = t->cursor_tick + WHEEL_SLOTS - 1;
-	uint32_t slot = (uint32_t)(tick % WHEEL_SLOTS);
-	l->slot = slot;
-	l->prev = NO_INDEX;
-	l->next = t->wheel[slot];
-	if (l->next != NO_INDEX)
-		t->links[l->next].prev = idx;
+		t->occupied[slot / 64] |= 1ull << (slot % 64);
 	t->wheel[slot] = idx;
+}
+
+static void timer_unlink(struct flow_table *t, struct entry *e)
+{
+	if (e->prev & HEAD) {
+		uint32_t slot = e->prev & ~HEAD;
+		t->wheel[slot] = e->next;
+		if (e->next == NO_INDEX && slot != PENDING)
+			t->occupied[slot / 64] &= ~(1ull << (slot % 64));
+	} else
+		entry_at(t, e->prev)->next = e->next;
+	if (e->next != NO_INDEX)
+		entry_at(t, e->next)->prev = e->prev;
+	e->prev = IDLE;
+}
+
+static inline bool timer_linked(const struct entry *e)
+{
+	return e->prev != IDLE && e->prev != FREE;
 }
 
 void flow_table_set_expiry(struct flow_table *t, int32_t idx, uint64_t expire_ms)
 {
-	struct timer_link *l = &t->links[idx];
+	struct entry *e = entry_at(t, (uint32_t)idx);
 
-	if (l->slot != NO_SLOT && expire_ms >= l->expire_ms) {
-		l->expire_ms = expire_ms; /* lazy: re-slotted when its slot comes due */
-		return;
+	if (timer_linked(e)) {
+		if (expire_ms >= e->expire_ms) {
+			e->expire_ms = expire_ms; /* lazy: moved when its slot comes due */
+			return;
+		}
+		timer_unlink(t, e);
 	}
-	timer_unlink(t, (uint32_t)idx);
-	l->expire_ms = expire_ms;
-	timer_link(t, (uint32_t)idx);
+	e->expire_ms = expire_ms;
+	timer_link(t, (uint32_t)idx, e);
+}
+
+uint64_t flow_table_expiry(const struct flow_table *t, int32_t idx)
+{
+	return entry_at(t, (uint32_t)idx)->expire_ms;
 }
 
 void flow_table_remove(struct flow_table *t, int32_t idx)
 {
-	const struct flow_key *key = &t->keys[idx];
-	uint32_t hash = flow_key_hash(key);
-	uint32_t home = hash & t->bucket_mask, b = home;
-
-	timer_unlink(t, (uint32_t)idx);
-	for (;;) {
-		struct bucket *bk = &t->buckets[b];
-		for (int s = 0; s < SLOTS; s++) {
-			if (bk->idx[s] == (uint32_t)idx + 1) {
-				bk->idx[s] = 0;
-				/* Undo the passes the insert recorded on the way. */
-				for (uint32_t p = home; p != b; p = (p + 1) & t->bucket_mask)
-					t->buckets[p].passed--;
-				goto removed;
-			}
-		}
-		b = (b + 1) & t->bucket_mask;
-	}
-removed:
-	t->free_stack[t->free_top++] = (uint32_t)idx;
+	if ((uint32_t)idx >= t->fresh)
+		return;
+	struct entry *e = entry_at(t, (uint32_t)idx);
+	if (e->prev == FREE)
+		return;
+	if (timer_linked(e))
+		timer_unlink(t, e);
+	uint32_t b = e->pos / SLOTS;
+	t->buckets[b].sig[e->pos % SLOTS] = 0;
+	t->buckets[b].idx[e->pos % SLOTS] = 0;
+	/* Undo the passes its insert recorded between home and b. */
+	for (uint32_t p = bucket_of(t, e->hash); p != b; p = bucket_next(t, p))
+		t->buckets[p].passed--;
+	e->prev = FREE;
+	e->next = t->free_head;
+	t->free_head = (uint32_t)idx;
 	__atomic_store_n(&t->count, t->count - 1, __ATOMIC_RELAXED);
+}
+
+/* The first tick in [from, to] whose slot holds entries, or to + 1; at most
+ * one read per 64 slots (to - from < the wheel's size). */
+static uint64_t next_occupied(const struct flow_table *t, uint64_t from, uint64_t to)
+{
+	for (uint64_t tick = from; tick <= to;) {
+		uint32_t slot = (uint32_t)(tick & WHEEL_MASK);
+		uint64_t word = t->occupied[slot / 64] >> (slot % 64);
+		if (word != 0) {
+			tick += (uint64_t)__builtin_ctzll(word);
+			return tick <= to ? tick : to + 1;
+		}
+		tick += 64 - slot % 64;
+	}
+	return to + 1;
 }
 
 unsigned flow_table_expire(struct flow_table *t, uint64_t now_ms, unsigned max,
 			   flow_expire_fn *on_expire, void *arg)
 {
-	unsigned removed = 0, visited = 0;
-	uint64_t target = tick_of(now_ms);
+	uint64_t target = now_ms >> TICK_SHIFT;
+	unsigned due = 0, visits = 0;
 
-	if (!t->cursor_set)
-		return 0;
-	while (t->cursor_tick <= target && removed < max && visited < 2 * max) {
-		uint32_t slot = (uint32_t)(t->cursor_tick % WHEEL_SLOTS);
-		uint32_t idx = t->wheel[slot];
-		bool slot_done = true;
-		/* Detach the slot's list, then expire or re-slot each entry, so
-		 * that entries re-linked into this same slot are not revisited. */
-		t->wheel[slot] = NO_INDEX;
-		while (idx != NO_INDEX) {
-			struct timer_link *l = &t->links[idx];
-			uint32_t next = l->next;
-			if (removed >= max || visited >= 2 * max) {
-				/* Out of budget: put the rest back for the next call. */
-				l->prev = NO_INDEX;
-				uint32_t last = idx;
-				while (t->links[last].next != NO_INDEX)
-					last = t->links[last].next;
-				t->links[last].next = t->wheel[slot];
-				if (t->wheel[slot] != NO_INDEX)
-					t->links[t->wheel[slot]].prev = last;
-				t->wheel[slot] = idx;
-				slot_done = false;
-				break;
+	for (;;) {
+		/* The slot in progress first: its entries are all at or before
+		 * the cursor, so whatever is relinked lands elsewhere. */
+		uint32_t idx;
+		while ((idx = t->wheel[PENDING]) != NO_INDEX) {
+			if (due >= max || visits >= 2 * max)
+				return due;
+			struct entry *e = entry_at(t, idx);
+			timer_unlink(t, e);
+			visits++;
+			t->stats.timer_visits++;
+			if (e->expire_ms > now_ms) {
+				t->stats.timer_reslots++;
+				timer_link(t, idx, e);
+				continue;
 			}
-			visited++;
-			l->slot = NO_SLOT;
-			if (l->expire_ms <= now_ms) {
-				removed++;
-				bool keep = on_expire != NULL &&
-					    on_expire(arg, (int32_t)idx,
-						      t->records + (size_t)idx * t->record_size);
-				if (!keep)
-					flow_table_remove(t, (int32_t)idx);
-				else if (l->slot == NO_SLOT)
-					timer_link(t, idx); /* kept without a new deadline: it is due again */
-				if (keep && tick_of(l->expire_ms) <= t->cursor_tick)
-					slot_done = false;
-			} else {
-				timer_link(t, idx);
-				if (tick_of(l->expire_ms) <= t->cursor_tick)
-					slot_done = false; /* due later in this very tick */
-			}
-			idx = next;
+			due++;
+			t->stats.expired++;
+			bool keep = on_expire != NULL &&
+				    on_expire(arg, (int32_t)idx, (uint8_t *)(e + 1));
+			if (!keep)
+				flow_table_remove(t, (int32_t)idx);
+			else if (e->prev == IDLE)
+				timer_link(t, idx, e); /* due again at the cursor's tick */
 		}
-		if (!slot_done || t->cursor_tick == target)
+		if (t->cursor > target || due >= max || visits >= 2 * max)
 			break;
-		t->cursor_tick++;
+		/* Far behind: one lap of the wheel visits every slot, and every
+		 * entry sits in some slot, so start the lap that ends at now. */
+		if (target - t->cursor >= FLOW_TABLE_WHEEL_SLOTS)
+			t->cursor = target - FLOW_TABLE_WHEEL_SLOTS + 1;
+		t->cursor = next_occupied(t, t->cursor, target);
+		if (t->cursor > target)
+			break;
+		uint32_t slot = (uint32_t)(t->cursor & WHEEL_MASK);
+		uint32_t head = t->wheel[slot];
+		entry_at(t, head)->prev = HEAD | PENDING;
+		t->wheel[PENDING] = head;
+		t->wheel[slot] = NO_INDEX;
+		t->occupied[slot / 64] &= ~(1ull << (slot % 64));
+		t->cursor++;
 	}
-	return removed;
+	return due;
 }
+
+/* ---- accessors --------------------------------------------------------------------------- */
 
 void *flow_table_record(struct flow_table *t, int32_t idx)
 {
-	return t->records + (size_t)idx * t->record_size;
+	return entry_at(t, (uint32_t)idx) + 1;
 }
 
 const struct flow_key *flow_table_key(const struct flow_table *t, int32_t idx)
 {
-	return &t->keys[idx];
+	return &entry_at(t, (uint32_t)idx)->key;
 }
 
 uint32_t flow_table_count(const struct flow_table *t)
@@ -392,5 +524,10 @@ uint32_t flow_table_capacity(const struct flow_table *t)
 
 size_t flow_table_memory_bytes(const struct flow_table *t)
 {
-	return t->bytes;
+	return sizeof(*t) + t->buckets_len + t->entries_len;
+}
+
+void flow_table_stats(const struct flow_table *t, struct flow_table_stats *out)
+{
+	*out = t->stats;
 }
