@@ -1,33 +1,31 @@
 /*
  * helogate-bench: packets per second of the real worker code (the same
  * worker_handle_burst() helogate runs), from memory, against a null
- * pipeline on the same packets and cores.
+ * pipeline on the same packets and cores, in the same run.
  *
  * usage: helogate-bench [EAL options] -- [--profile NAME|all] [--pcap FILE]
- *        [--sessions N] [--interleave K] [--concurrent C] [--seconds S]
- *        [--body-max B] [--json FILE] [--no-profile-pass] [--smtp-port N]
- *        [--mbufs N] [--sw-checksum]
+ *        [--concurrent C] [--sessions S] [--seconds T] [--batch B] ...
+ *        (--help lists every option)
  *
- * Each profile (lib/synth, or a pcap) is loaded into mbufs once and replayed
- * in loops; every loop rewrites the client address and port of every
- * session (tuple rotation, checksums fixed incrementally), so each loop is
- * new sessions, as TRex multiplies flows. --concurrent C first opens C idle
- * sessions (handshakes only) so the flow tables hold C sessions while the
- * profile runs. Workers are the EAL worker lcores; sessions go to workers by
- * a symmetric hash of their tuple, as symmetric RSS would. Rotation happens
- * between loops and is not timed; the timed part is worker_handle_burst()
- * plus giving the transmitted mbufs back, exactly what the null pipeline
- * does with its own work. A run whose verdict counts differ from the
- * profile's expected counts times the loops is reported as FAILED.
+ * A profile (lib/synth, or a pcap) is loaded into mbufs once per worker and
+ * replayed as C concurrent sessions spread over the EAL worker lcores by a
+ * symmetric RSS hash of their tuples; every session a slot starts is a new
+ * tuple (bench_replay.c says how). Passes, each on every worker at once:
+ * warm-up (start the sessions, staggered), helogate (timed), helogate with
+ * worker_set_profiling (timed, for the stage split only), null pipeline
+ * (testpmd's macswap, timed). The verdict counts of the helogate passes
+ * must equal what the profile's expected events say for the frames handed
+ * in; otherwise the run is reported FAILED, whatever its speed.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <pcap/pcap.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_launch.h>
@@ -36,306 +34,82 @@
 
 #include "banlist.h"
 #include "banlist_rcu.h"
-#include "cksum.h"
-#include "config.h"
+#include "bench.h"
+#include "event.h"
 #include "inject.h"
-#include "pkt.h"
 #include "scan.h"
 #include "suffix.h"
 #include "synth.h"
-#include "worker.h"
 
-#define BURST 32
 #define MAX_WORKERS 64
 
-struct frame {
-	struct rte_mbuf *m;
-	uint32_t session;
-	uint16_t addr_off; /* last two bytes of the client address; 0: not rotated */
-	uint16_t port_off; /* the client port */
-	uint16_t ipck_off; /* IPv4 header checksum, 0 when none */
-	uint16_t l4ck_off; /* TCP/UDP checksum, 0 when none */
-};
-
-struct profile {
-	const char *name;
-	struct frame *frames;
-	uint32_t n_frames;
-	uint32_t n_sessions;
-	uint64_t bytes;
-	uint64_t expected[VERDICT_COUNT]; /* bogus verdicts per loop */
-};
-
-struct bench_worker {
-	struct worker *w;
-	unsigned id;
-	uint32_t *idx; /* this worker's frames, in capture order */
-	uint32_t n;
-	/* results of the last run */
-	uint64_t cycles, packets, bytes, loops;
-	bool null_pipeline;
-	bool warm_up; /* run a single loop: the warm-up before measuring */
-};
-
-static struct {
-	struct profile *profile;
-	struct bench_worker workers[MAX_WORKERS];
-	unsigned n_workers;
+struct options {
+	const char *profile, *pcap, *json, *banlist;
+	uint32_t concurrent, idle, sessions, interleave, body_max, batch, stagger, flows, blocks;
+	uint16_t smtp_port;
 	double seconds;
-	uint32_t loop_base; /* rotation offset of the next loop */
-} run;
-
-/* ---- loading ----------------------------------------------------------------------------- */
-
-struct loader {
-	struct profile *p;
-	struct rte_mempool *pool;
-	uint32_t cap;
-	bool failed;
-	/* client (addr low 32 bits ^ port) -> session index */
-	uint64_t *keys;
-	uint32_t *vals;
-	uint32_t map_cap;
-	const struct config *cfg;
-	bool sw_checksum;
+	int mode; /* -1: by profile (bogus-flood enforce, others detect) */
+	bool profile_pass, sw_checksum, baseline;
 };
 
-static uint32_t session_of(struct loader *l, uint64_t key)
+/* What one worker lcore runs for a pass. */
+struct job {
+	struct bench_replay *r;
+	enum bench_pass pass;
+	uint64_t budget, max_wall;
+};
+
+static struct job jobs[MAX_WORKERS];
+static struct bench_replay replays[MAX_WORKERS];
+static struct worker *workers[MAX_WORKERS];
+static unsigned n_workers;
+static atomic_uint jobs_done;
+
+static int job_main(void *arg)
 {
-	uint32_t h = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (l->map_cap - 1);
+	struct job *j = arg;
 
-	while (l->keys[h] != 0 && l->keys[h] != key)
-		h = (h + 1) & (l->map_cap - 1);
-	if (l->keys[h] == 0) {
-		l->keys[h] = key;
-		l->vals[h] = l->p->n_sessions++;
-	}
-	return l->vals[h];
-}
-
-static int load_frame(void *arg, const uint8_t *data, uint32_t len, uint64_t ts_ns)
-{
-	struct loader *l = arg;
-	struct profile *p = l->p;
-	struct pkt_info pi;
-
-	(void)ts_ns;
-	if (p->n_frames == l->cap) {
-		uint32_t cap = l->cap ? l->cap * 2 : 65536;
-		struct frame *f = realloc(p->frames, cap * sizeof(*f));
-		if (f == NULL) {
-			l->failed = true;
-			return -1;
-		}
-		p->frames = f;
-		l->cap = cap;
-	}
-	struct frame *f = &p->frames[p->n_frames];
-	memset(f, 0, sizeof(*f));
-	f->m = rte_pktmbuf_alloc(l->pool);
-	if (f->m == NULL || len > rte_pktmbuf_tailroom(f->m)) {
-		fprintf(stderr, "helogate-bench: out of mbufs (try a larger -m)\n");
-		l->failed = true;
-		return -1;
-	}
-	memcpy(rte_pktmbuf_append(f->m, (uint16_t)len), data, len);
-	/* A NIC with receive checksum offload marks good segments; without
-	 * --sw-checksum the bench models that, as on the real ports helogate
-	 * is built for (net_pcap and net_af_packet mark nothing). */
-	if (!l->sw_checksum)
-		f->m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD | RTE_MBUF_F_RX_IP_CKSUM_GOOD;
-	p->bytes += len;
-	enum pkt_result r = pkt_parse(data, len, &pi);
-	if (r == PKT_TCP || (r == PKT_NOT_TCP && pi.l4_offset == 0)) {
-		bool c2s = config_is_smtp_port(l->cfg, pi.dst_port) || pi.dst_port == 443;
-		const struct ip_addr *client = c2s ? &pi.src : &pi.dst;
-		uint16_t port = c2s ? pi.src_port : pi.dst_port;
-		uint32_t alen = pi.ip_version == 4 ? 4 : 16;
-		uint32_t aoff = pi.ip_version == 4 ? (c2s ? 12 : 16) : (c2s ? 8 : 24);
-		if (r == PKT_TCP) {
-			uint64_t key = 1;
-			memcpy(&key, client->bytes + alen - 4, 4);
-			key = (key << 16 | port) ^ ((uint64_t)pi.ip_version << 60);
-			f->session = session_of(l, key);
-			f->addr_off = (uint16_t)(pi.l3_offset + aoff + alen - 2);
-			f->port_off = (uint16_t)(pi.l4_offset + (c2s ? 0 : 2));
-			f->ipck_off = pi.ip_version == 4 ? (uint16_t)(pi.l3_offset + 10) : 0;
-			f->l4ck_off = (uint16_t)(pi.l4_offset + 16);
-		}
-	}
-	if (f->addr_off == 0)
-		f->session = p->n_sessions++; /* not rotated: one "session" per frame */
-	p->n_frames++;
+	bench_replay_run(j->r, j->pass, j->budget, j->max_wall);
+	atomic_fetch_add_explicit(&jobs_done, 1, memory_order_release);
 	return 0;
 }
 
-static void count_event(void *arg, const struct synth_event *e)
+/* The control thread's part: take the events off the workers' rings, as
+ * helogate's writer does, so the workers pay for events as they would. */
+static void drain_events(void)
 {
-	struct profile *p = arg;
-
-	p->expected[e->reason]++;
-}
-
-static int load_pcap(const char *path, synth_emit_fn *emit, void *arg)
-{
-	char errbuf[PCAP_ERRBUF_SIZE];
-	pcap_t *pc = pcap_open_offline(path, errbuf);
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	int rc;
-
-	if (pc == NULL) {
-		fprintf(stderr, "helogate-bench: %s\n", errbuf);
-		return -1;
-	}
-	while ((rc = pcap_next_ex(pc, &h, &data)) == 1)
-		if (emit(arg, data, h->caplen, 0) != 0)
-			break;
-	pcap_close(pc);
-	return 0;
-}
-
-/* ---- tuple rotation --------------------------------------------------------------------- */
-
-static void rewrite16(struct rte_mbuf *m, const struct frame *f, uint16_t off, uint16_t value)
-{
-	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-	uint16_t old, neu, ck;
-
-	memcpy(&old, d + off, 2);
-	neu = rte_cpu_to_be_16(value);
-	if (old == neu)
-		return;
-	memcpy(d + off, &neu, 2);
-	if (f->l4ck_off) {
-		memcpy(&ck, d + f->l4ck_off, 2);
-		ck = cksum_update16(ck, old, neu);
-		memcpy(d + f->l4ck_off, &ck, 2);
-	}
-	if (f->ipck_off && off == f->addr_off) {
-		memcpy(&ck, d + f->ipck_off, 2);
-		ck = cksum_update16(ck, old, neu);
-		memcpy(d + f->ipck_off, &ck, 2);
+	for (unsigned i = 0; i < n_workers; i++) {
+		struct event_ring *ring = worker_events(workers[i]);
+		while (event_ring_peek(ring) != NULL)
+			event_ring_release(ring);
 	}
 }
 
-/* Loop L: the session's client becomes base address + L (low 16 bits), with
- * its own port: unique per (loop, session) while the profile's ports are. */
-static void rotate(const struct profile *p, const struct bench_worker *bw, uint32_t loop)
+static void run_pass(enum bench_pass pass, double seconds)
 {
-	for (uint32_t i = 0; i < bw->n; i++) {
-		const struct frame *f = &p->frames[bw->idx[i]];
-		if (f->addr_off == 0)
-			continue;
-		uint32_t s = f->session;
-		uint16_t addr = (uint16_t)(s + loop * 7919u);
-		uint16_t port = (uint16_t)(1024 + (s * 7919u + loop * 31u) % 64000u);
-		rewrite16(f->m, f, f->addr_off, addr);
-		rewrite16(f->m, f, f->port_off, port);
-	}
-}
-
-/* ---- the timed loops -------------------------------------------------------------------- */
-
-/* testpmd's macswap: touch the Ethernet header, transmit (here: give back). */
-static void null_burst(struct rte_mbuf **pkts, uint16_t n)
-{
-	for (uint16_t i = 0; i < n; i++) {
-		uint8_t *d = rte_pktmbuf_mtod(pkts[i], uint8_t *);
-		uint8_t tmp[6];
-		memcpy(tmp, d, 6);
-		memcpy(d, d + 6, 6);
-		memcpy(d + 6, tmp, 6);
-	}
-	rte_pktmbuf_free_bulk(pkts, n);
-}
-
-static void give_back(struct worker *w)
-{
-	for (int s = 0; s < WORKER_SIDE_COUNT; s++) {
-		struct worker_tx *tx = worker_tx(w, (enum worker_side)s);
-		if (tx->count) {
-			rte_pktmbuf_free_bulk(tx->pkts, tx->count);
-			tx->count = 0;
-		}
-	}
-}
-
-static uint64_t one_loop(struct bench_worker *bw, const struct profile *p)
-{
-	struct rte_mbuf *pkts[BURST];
-	uint64_t cycles = 0;
-
-	for (uint32_t i = 0; i < bw->n; i += BURST) {
-		uint16_t n = (uint16_t)(bw->n - i < BURST ? bw->n - i : BURST);
-		for (uint16_t k = 0; k < n; k++) {
-			pkts[k] = p->frames[bw->idx[i + k]].m;
-			/* The worker frees or transmits it; our reference keeps it. */
-			rte_mbuf_refcnt_update(pkts[k], 1);
-		}
-		uint64_t t0 = rte_rdtsc();
-		if (bw->null_pipeline) {
-			null_burst(pkts, n);
-		} else {
-			worker_handle_burst(bw->w, pkts, n, WORKER_SIDE_LAB, worker_clock_ms());
-			give_back(bw->w);
-		}
-		cycles += rte_rdtsc() - t0;
-	}
-	if (!bw->null_pipeline) {
-		worker_expire(bw->w, worker_clock_ms());
-		worker_quiescent(bw->w);
-	}
-	return cycles;
-}
-
-static int worker_main(void *arg)
-{
-	struct bench_worker *bw = arg;
-	const struct profile *p = run.profile;
 	uint64_t hz = rte_get_tsc_hz();
-	uint64_t budget = (uint64_t)(run.seconds * (double)hz);
-	uint32_t loop = run.loop_base;
-
-	bw->cycles = bw->packets = bw->bytes = bw->loops = 0;
-	if (bw->n == 0)
-		return 0;
-	do {
-		rotate(p, bw, loop++);
-		bw->cycles += one_loop(bw, p);
-		bw->packets += bw->n;
-		bw->loops++;
-		if (bw->warm_up)
-			break;
-	} while (bw->cycles < budget);
-	for (uint32_t i = 0; i < bw->n; i++)
-		bw->bytes += p->frames[bw->idx[i]].m->pkt_len;
-	bw->bytes *= bw->loops;
-	return 0;
-}
-
-static void run_all(bool null_pipeline, bool warm_up)
-{
 	unsigned i = 0, lcore;
 
+	atomic_store(&jobs_done, 0);
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	{
-		struct bench_worker *bw = &run.workers[i++];
-		bw->null_pipeline = null_pipeline;
-		bw->warm_up = warm_up;
-		rte_eal_remote_launch(worker_main, bw, lcore);
-		if (i == run.n_workers)
+		jobs[i] = (struct job){.r = &replays[i],
+		                       .pass = pass,
+		                       .budget = (uint64_t)(seconds * (double)hz),
+		                       .max_wall = (uint64_t)((seconds * 20 + 120) * (double)hz)};
+		rte_eal_remote_launch(job_main, &jobs[i], lcore);
+		if (++i == n_workers)
 			break;
 	}
+	while (atomic_load_explicit(&jobs_done, memory_order_acquire) < n_workers) {
+		drain_events();
+		usleep(100);
+	}
 	rte_eal_mp_wait_lcore();
-	uint64_t max_loops = 0;
-	for (i = 0; i < run.n_workers; i++)
-		if (run.workers[i].loops > max_loops)
-			max_loops = run.workers[i].loops;
-	run.loop_base += (uint32_t)max_loops + 1;
+	drain_events();
 }
 
-/* Open count idle sessions (handshake only) spread over the workers. */
+/* Open count idle sessions (handshake only), each on the worker RSS picks. */
 static int open_idle_sessions(struct rte_mempool *pool, uint32_t count)
 {
 	struct rte_mbuf *pkts[3];
@@ -349,15 +123,26 @@ static int open_idle_sessions(struct rte_mempool *pool, uint32_t count)
 	memcpy(t.server.bytes, "\xc6\x12\x01\x19", 4);
 	t.server_port = 25;
 	for (uint32_t s = 0; s < count; s++) {
-		/* 198.18.128.0/17 (RFC 2544 range, apart from the profile's clients) */
+		/* 198.18.128.0/17, apart from the lab's and the replay's clients */
 		t.client.bytes[0] = 198, t.client.bytes[1] = 18;
 		t.client.bytes[2] = (uint8_t)(128 | ((s >> 8) & 0x7f));
 		t.client.bytes[3] = (uint8_t)s;
 		t.client_port = (uint16_t)(10000 + (s >> 15));
 		struct inject_segment seg[3] = {
-			{.to_client = false, .flags = 0x02, .seq = s, .mss = 1460, .wscale = 7, .window = 64240},
-			{.to_client = true, .flags = 0x12, .seq = ~s, .ack = s + 1, .mss = 1460, .wscale = 7, .window = 64240},
-			{.to_client = false, .flags = 0x10, .seq = s + 1, .ack = ~s + 1, .window = 502},
+		    {.to_client = false,
+		     .flags = 0x02,
+		     .seq = s,
+		     .mss = 1460,
+		     .wscale = 7,
+		     .window = 64240},
+		    {.to_client = true,
+		     .flags = 0x12,
+		     .seq = ~s,
+		     .ack = s + 1,
+		     .mss = 1460,
+		     .wscale = 7,
+		     .window = 64240},
+		    {.to_client = false, .flags = 0x10, .seq = s + 1, .ack = ~s + 1, .window = 502},
 		};
 		for (int k = 0; k < 3; k++) {
 			pkts[k] = rte_pktmbuf_alloc(pool);
@@ -366,80 +151,492 @@ static int open_idle_sessions(struct rte_mempool *pool, uint32_t count)
 			uint8_t *d = (uint8_t *)rte_pktmbuf_append(pkts[k], 128);
 			uint32_t len = inject_build(&t, &seg[k], d, 128);
 			rte_pktmbuf_trim(pkts[k], (uint16_t)(128 - len));
+			pkts[k]->ol_flags |=
+			    RTE_MBUF_F_RX_L4_CKSUM_GOOD | RTE_MBUF_F_RX_IP_CKSUM_GOOD;
 		}
-		struct bench_worker *bw = &run.workers[s % run.n_workers];
-		worker_handle_burst(bw->w, pkts, 3, WORKER_SIDE_LAB, worker_clock_ms());
-		give_back(bw->w);
+		uint32_t h = bench_rss_hash(4, t.client.bytes, t.server.bytes, t.client_port, 25);
+		struct worker *w = workers[bench_rss_queue(h, n_workers)];
+		worker_handle_burst(w, pkts, 3, WORKER_SIDE_LAB, worker_clock_ms());
+		for (int side = 0; side < WORKER_SIDE_COUNT; side++) {
+			struct worker_tx *tx = worker_tx(w, (enum worker_side)side);
+			rte_pktmbuf_free_bulk(tx->pkts, tx->count);
+			tx->count = 0;
+		}
 		if ((s & 1023) == 0)
-			worker_quiescent(bw->w);
+			worker_quiescent(w);
 	}
 	return 0;
 }
 
-/* ---- reporting -------------------------------------------------------------------------- */
-
-struct result {
-	double seconds, pps, bps, cycles_per_pkt, judged_per_s;
-	uint64_t packets, loops;
-	bool verdicts_ok;
-	char detail[256];
-};
-
-static void measure(bool null_pipeline, struct worker_counters *before, struct worker_counters *after,
-		    struct result *r)
+static void usage(FILE *out)
 {
-	memset(r, 0, sizeof(*r));
-	for (unsigned i = 0; before && i < run.n_workers; i++)
-		memcpy(&before[i], worker_counters(run.workers[i].w), sizeof(before[i]));
-	run_all(null_pipeline, false);
-	uint64_t hz = rte_get_tsc_hz(), cycles = 0, judged = 0;
-	for (unsigned i = 0; i < run.n_workers; i++) {
-		struct bench_worker *bw = &run.workers[i];
-		r->packets += bw->packets;
-		r->loops += bw->loops;
-		r->bps += (double)bw->bytes * 8.0;
-		if (bw->cycles > cycles)
-			cycles = bw->cycles;
-		r->cycles_per_pkt += bw->packets ? (double)bw->cycles / (double)bw->packets : 0;
-		if (after) {
-			memcpy(&after[i], worker_counters(bw->w), sizeof(after[i]));
-			judged += after[i].judged - before[i].judged;
+	fprintf(
+	    out,
+	    "usage: helogate-bench [EAL options] -- [options]\n"
+	    "  --profile NAME      smtp-mix, smtp-commands, bogus-flood, non-smtp or all (default "
+	    "all)\n"
+	    "  --pcap FILE         replay a capture instead (no expected verdicts)\n"
+	    "  --concurrent C      sessions open at once, over all workers (default 10000)\n"
+	    "  --sessions S        template sessions synthesized (default 4096; at most C per "
+	    "worker)\n"
+	    "  --idle I            also open I idle sessions (handshake only) first\n"
+	    "  --seconds T         timed work per pass and worker (default 2)\n"
+	    "  --batch B           frames prepared, then handed in (default 1024, at most S)\n"
+	    "  --stagger R         warm-up rounds over which the sessions start (default 32, <= "
+	    "255)\n"
+	    "  --mode M            detect or enforce (default: enforce for bogus-flood, else "
+	    "detect)\n"
+	    "  --interleave K      sessions in progress at once inside the synthesized capture "
+	    "(32)\n"
+	    "  --body-max N        largest smtp-mix body in bytes (default 16384)\n"
+	    "  --banlist FILE      banned HELO names (default: the lab's three)\n"
+	    "  --flows N           flow-table capacity per worker (default: sized from C and I)\n"
+	    "  --blocks N          2 KiB blocks per worker (default 65536; enforce: + C per "
+	    "worker,\n"
+	    "                      one per taken-over session)\n"
+	    "  --smtp-port N       the SMTP port of a --pcap capture (default 25)\n"
+	    "  --sw-checksum       verify TCP checksums in software (default: marked good, as "
+	    "offload does)\n"
+	    "  --no-profile-pass   skip the profiled pass (stage cycles)\n"
+	    "  --no-baseline       skip the null pipeline (e.g. under perf)\n"
+	    "  --json FILE         append one JSON line per profile\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option long_options[] = {
+	    {"profile", required_argument, NULL, 'p'},
+	    {"pcap", required_argument, NULL, 'f'},
+	    {"concurrent", required_argument, NULL, 'c'},
+	    {"sessions", required_argument, NULL, 'n'},
+	    {"idle", required_argument, NULL, 'i'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"batch", required_argument, NULL, 'B'},
+	    {"stagger", required_argument, NULL, 'R'},
+	    {"mode", required_argument, NULL, 'M'},
+	    {"interleave", required_argument, NULL, 'k'},
+	    {"body-max", required_argument, NULL, 'b'},
+	    {"banlist", required_argument, NULL, 'L'},
+	    {"flows", required_argument, NULL, 'F'},
+	    {"blocks", required_argument, NULL, 'K'},
+	    {"smtp-port", required_argument, NULL, 't'},
+	    {"sw-checksum", no_argument, NULL, 'C'},
+	    {"no-profile-pass", no_argument, NULL, 'P'},
+	    {"no-baseline", no_argument, NULL, 'N'},
+	    {"json", required_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	*o = (struct options){.profile = "all",
+	                      .concurrent = 10000,
+	                      .sessions = 4096,
+	                      .interleave = 32,
+	                      .body_max = 16384,
+	                      .batch = 1024,
+	                      .stagger = 32,
+	                      .smtp_port = 25,
+	                      .seconds = 2.0,
+	                      .mode = -1,
+	                      .profile_pass = true,
+	                      .baseline = true};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->profile = optarg;
+			break;
+		case 'f':
+			o->pcap = optarg;
+			break;
+		case 'c':
+			o->concurrent = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			o->sessions = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			o->idle = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			o->seconds = strtod(optarg, NULL);
+			break;
+		case 'B':
+			o->batch = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			o->stagger = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'k':
+			o->interleave = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'b':
+			o->body_max = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'L':
+			o->banlist = optarg;
+			break;
+		case 'F':
+			o->flows = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'K':
+			o->blocks = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			o->smtp_port = (uint16_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'C':
+			o->sw_checksum = true;
+			break;
+		case 'P':
+			o->profile_pass = false;
+			break;
+		case 'N':
+			o->baseline = false;
+			break;
+		case 'j':
+			o->json = optarg;
+			break;
+		case 'M':
+			if (strcmp(optarg, "detect") == 0)
+				o->mode = CONFIG_MODE_DETECT;
+			else if (strcmp(optarg, "enforce") == 0)
+				o->mode = CONFIG_MODE_ENFORCE;
+			else {
+				fprintf(stderr, "helogate-bench: --mode is detect or enforce\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
-	r->cycles_per_pkt /= run.n_workers;
-	r->seconds = (double)cycles / (double)hz;
-	r->pps = (double)r->packets / r->seconds;
-	r->bps /= r->seconds;
-	r->judged_per_s = (double)judged / r->seconds;
-	if (after == NULL)
-		return;
-	/* Verdicts must be exactly the profile's, loop after loop. */
-	r->verdicts_ok = true;
-	size_t n = 0;
-	for (int v = 1; v < VERDICT_COUNT; v++) {
-		uint64_t got = 0;
-		for (unsigned i = 0; i < run.n_workers; i++)
-			got += after[i].verdicts[v] - before[i].verdicts[v];
-		/* Exact when every worker ran the same number of loops (always
-		 * with one worker); with several, each runs its own share of the
-		 * sessions for the same time, and the check is skipped. */
-		uint64_t loops = run.workers[0].loops;
-		bool same = true;
-		for (unsigned i = 1; i < run.n_workers; i++)
-			same = same && run.workers[i].loops == loops;
-		uint64_t want = run.profile->expected[v] * loops;
-		if (same && got != want) {
-			r->verdicts_ok = false;
-			n += (size_t)snprintf(r->detail + n, sizeof(r->detail) - n, "%s %" PRIu64 "/%" PRIu64 " ",
-					      verdict_reason_name((enum verdict_reason)v), got, want);
-		}
+	if (o->concurrent == 0 || o->sessions == 0 || o->interleave == 0 || o->seconds <= 0 ||
+	    o->batch == 0 || o->stagger == 0 || o->stagger > 255) {
+		fprintf(stderr,
+		        "helogate-bench: --concurrent, --sessions, --interleave, --seconds, "
+		        "--batch must be positive, --stagger 1..255\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* ---- one profile ------------------------------------------------------------------------ */
+
+struct totals {
+	double seconds; /* the slowest worker's timed seconds */
+	double pps, bps, cycles_per_pkt;
+	uint64_t packets, cycles;
+	double pps_w[MAX_WORKERS];
+};
+
+static void sum_pass(struct totals *t)
+{
+	double hz = (double)rte_get_tsc_hz();
+
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < n_workers; i++) {
+		const struct bench_replay *r = &replays[i];
+		double s = (double)r->cycles / hz;
+		t->pps_w[i] = s > 0 ? (double)r->packets / s : 0;
+		t->pps += t->pps_w[i];
+		t->bps += s > 0 ? (double)r->bytes * 8.0 / s : 0;
+		t->packets += r->packets;
+		t->cycles += r->cycles;
+		if (s > t->seconds)
+			t->seconds = s;
+	}
+	t->cycles_per_pkt = t->packets ? (double)t->cycles / (double)t->packets : 0;
+}
+
+static void sum_counters(struct worker_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t *o = (uint64_t *)out;
+	for (unsigned i = 0; i < n_workers; i++) {
+		const uint64_t *c = (const uint64_t *)worker_counters(workers[i]);
+		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+			o[k] += c[k];
 	}
 }
 
-static double per_pkt(const struct worker_counters *b, const struct worker_counters *a, int stage,
-		      uint64_t packets)
+static struct rte_mempool *make_pool(const struct bench_profile *p, uint32_t per_worker_extra)
 {
-	return packets ? (double)(a->stage_cycles[stage] - b->stage_cycles[stage]) / (double)packets : 0;
+	static unsigned serial;
+	char name[32];
+	uint32_t room = RTE_PKTMBUF_HEADROOM + (uint32_t)p->max_len;
+	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	room = (room + 63) & ~63u;
+	uint64_t n = ((uint64_t)p->n_frames + per_worker_extra) * n_workers + 4096;
+	snprintf(name, sizeof(name), "bench%u", serial++);
+	return rte_pktmbuf_pool_create(name, (unsigned)n, 256, 0, (uint16_t)room,
+	                               (int)rte_socket_id());
+}
+
+static int run_profile(const char *name, const struct options *o, struct config *cfg,
+                       const struct worker_shared *shared_in, FILE *json)
+{
+	char err[512];
+	struct bench_profile prof;
+	uint32_t per_worker = (o->concurrent + n_workers - 1) / n_workers;
+	int rc;
+
+	if (o->pcap)
+		rc = bench_profile_pcap(&prof, o->pcap, cfg, err, sizeof(err));
+	else
+		rc = bench_profile_synth(&prof, name,
+		                         o->sessions < per_worker ? o->sessions : per_worker,
+		                         o->interleave, o->body_max, cfg, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "helogate-bench: %s\n", err);
+		return 2;
+	}
+	enum config_mode mode = o->mode >= 0                       ? (enum config_mode)o->mode
+	                        : strcmp(name, "bogus-flood") == 0 ? CONFIG_MODE_ENFORCE
+	                                                           : CONFIG_MODE_DETECT;
+	if (mode == CONFIG_MODE_ENFORCE && prof.has_events &&
+	    bench_profile_cut_at_takeover(&prof, err, sizeof(err)) != 0) {
+		fprintf(stderr, "helogate-bench: %s\n", err);
+		return 2;
+	}
+	cfg->mode = mode;
+	uint64_t flows = o->flows ? o->flows
+	                          : (uint64_t)per_worker + per_worker / 4 +
+	                                (uint64_t)o->idle / n_workers * 5 / 4 + 65536;
+	if (flows > UINT32_MAX / 2) {
+		fprintf(stderr, "helogate-bench: too many flows per worker\n");
+		return 2;
+	}
+	cfg->flows_per_worker = (uint32_t)flows;
+	/* A takeover holds a block for its session's life: every concurrent
+	 * bogus session may need one. */
+	cfg->blocks_per_worker = o->blocks                     ? o->blocks
+	                         : mode == CONFIG_MODE_ENFORCE ? per_worker + 65536u
+	                                                       : 65536u;
+	struct rte_mempool *pool = make_pool(&prof, 16384);
+	if (pool == NULL) {
+		fprintf(stderr,
+		        "helogate-bench: cannot create the mbuf pool for %u frames (more -m)\n",
+		        prof.n_frames);
+		bench_profile_free(&prof);
+		return 2;
+	}
+	struct worker_shared shared = *shared_in;
+	shared.mbufs = pool;
+	for (unsigned i = 0; i < n_workers; i++) {
+		workers[i] = worker_create(i, &shared, err, sizeof(err));
+		if (workers[i] == NULL) {
+			fprintf(stderr, "helogate-bench: %s\n", err);
+			return 2;
+		}
+		banlist_rcu_reader_online(shared.banlist, i);
+	}
+	uint64_t hz = rte_get_tsc_hz();
+	if (o->idle > 0) {
+		uint64_t t0 = rte_rdtsc();
+		if (open_idle_sessions(pool, o->idle) != 0) {
+			fprintf(stderr, "helogate-bench: out of mbufs opening idle sessions\n");
+			return 2;
+		}
+		fprintf(stderr, "helogate-bench: %u idle sessions opened in %.1f s\n", o->idle,
+		        (double)(rte_rdtsc() - t0) / (double)hz);
+	}
+	for (unsigned i = 0; i < n_workers; i++) {
+		struct bench_replay *r = &replays[i];
+		memset(r, 0, sizeof(*r));
+		r->p = &prof;
+		r->w = workers[i];
+		r->id = i;
+		r->n_workers = n_workers;
+		r->n_slots = o->concurrent / n_workers + (i < o->concurrent % n_workers);
+		r->batch = o->batch;
+		r->stagger = o->stagger;
+		r->mode = mode;
+		if (bench_replay_init(r, pool, err, sizeof(err)) != 0) {
+			fprintf(stderr, "helogate-bench: %s\n", err);
+			return 2;
+		}
+		if (!o->sw_checksum)
+			for (uint32_t f = 0; f < prof.n_frames; f++)
+				r->m[f]->ol_flags |=
+				    RTE_MBUF_F_RX_L4_CKSUM_GOOD | RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+	}
+
+	/* Warm-up: every slot starts its first session. */
+	uint64_t t0 = rte_rdtsc();
+	run_pass(BENCH_WARM_UP, 0);
+	uint64_t warm_packets = 0;
+	for (unsigned i = 0; i < n_workers; i++)
+		warm_packets += replays[i].packets;
+	uint32_t open = 0;
+	for (unsigned i = 0; i < n_workers; i++)
+		open += worker_flow_count(workers[i]);
+	fprintf(stderr,
+	        "helogate-bench: %s: %u frames in %u template sessions; warm-up %" PRIu64
+	        " packets in %.1f s, %u sessions tracked\n",
+	        prof.name, prof.n_frames, prof.n_sessions, warm_packets,
+	        (double)(rte_rdtsc() - t0) / (double)hz, open);
+
+	/* The measured pass. */
+	struct worker_counters c0, c1, c2;
+	uint64_t done0 = 0, done1 = 0;
+	sum_counters(&c0);
+	for (unsigned i = 0; i < n_workers; i++)
+		done0 += replays[i].sessions_done;
+	run_pass(BENCH_HELOGATE, o->seconds);
+	struct totals hg;
+	sum_pass(&hg);
+	sum_counters(&c1);
+	for (unsigned i = 0; i < n_workers; i++)
+		done1 += replays[i].sessions_done;
+	/* Per worker: over the slowest worker's timed seconds. */
+	double judged_w =
+	    hg.seconds > 0 ? (double)(c1.judged - c0.judged) / hg.seconds / n_workers : 0;
+	double sessions_w = hg.seconds > 0 ? (double)(done1 - done0) / hg.seconds / n_workers : 0;
+
+	/* The profiled pass: stage cycles only. */
+	double stage[WORKER_STAGE_COUNT] = {0}, prof_total = 0;
+	bool have_stages = false;
+	if (o->profile_pass) {
+		for (unsigned i = 0; i < n_workers; i++)
+			worker_set_profiling(workers[i], true);
+		run_pass(BENCH_HELOGATE, o->seconds / 2);
+		for (unsigned i = 0; i < n_workers; i++)
+			worker_set_profiling(workers[i], false);
+		struct totals pt;
+		sum_pass(&pt);
+		sum_counters(&c2);
+		for (int s = 0; s < WORKER_STAGE_COUNT; s++)
+			stage[s] = pt.packets ? (double)(c2.stage_cycles[s] - c1.stage_cycles[s]) /
+			                            (double)pt.packets
+			                      : 0;
+		prof_total = pt.cycles_per_pkt;
+		have_stages = true;
+	} else {
+		c2 = c1;
+	}
+
+	/* Verdicts: exactly what the frames handed in must give. */
+	bool ok = true;
+	char detail[512] = "";
+	size_t dl = 0;
+	uint64_t expected[VERDICT_COUNT] = {0};
+	for (unsigned i = 0; i < n_workers; i++)
+		for (int v = 0; v < VERDICT_COUNT; v++)
+			expected[v] += replays[i].expected[v];
+	if (prof.has_events) {
+		for (int v = 1; v < VERDICT_COUNT; v++) {
+			if (c2.verdicts[v] == expected[v])
+				continue;
+			ok = false;
+			dl += (size_t)snprintf(detail + dl,
+			                       dl < sizeof(detail) ? sizeof(detail) - dl : 0,
+			                       "%s %" PRIu64 "/%" PRIu64 " ",
+			                       verdict_reason_name((enum verdict_reason)v),
+			                       c2.verdicts[v], expected[v]);
+		}
+	}
+	uint64_t bogus = 0;
+	for (int v = 1; v < VERDICT_COUNT; v++)
+		bogus += c2.verdicts[v];
+
+	/* The null pipeline, on the same slots and cores. Its rate is steady
+	 * within a fraction of a second, while preparing its packets (not
+	 * timed) takes several times longer than handing them in: a quarter
+	 * of the budget keeps the wall time down. */
+	struct totals base;
+	memset(&base, 0, sizeof(base));
+	if (o->baseline) {
+		run_pass(BENCH_NULL, o->seconds / 4);
+		sum_pass(&base);
+	}
+
+	const char *mode_name = mode == CONFIG_MODE_ENFORCE ? "enforce" : "detect";
+	const char *verdict_text = !prof.has_events ? "n/a(pcap)" : ok ? "ok" : "FAILED";
+	printf("%-14s %-7s %3u %10u %9.2f %8.2f %7.2f %7.0f %9.2f %7.0f %6.0f%% %11.0f %10.0f %s\n",
+	       prof.name, mode_name, n_workers, o->concurrent, hg.pps / 1e6,
+	       hg.pps / 1e6 / n_workers, hg.bps / 1e9, hg.cycles_per_pkt, base.pps / 1e6,
+	       base.cycles_per_pkt, base.pps > 0 ? 100.0 * hg.pps / base.pps : 0, judged_w,
+	       sessions_w, verdict_text);
+	if (n_workers > 1) {
+		printf("    Mpps per worker:");
+		for (unsigned i = 0; i < n_workers; i++)
+			printf(" %.2f", hg.pps_w[i] / 1e6);
+		printf("\n");
+	}
+	if (!ok)
+		printf("    verdicts differ (got/expected): %s\n", detail);
+	if (c2.flows_table_full || c2.events_dropped || c2.helo_no_memory ||
+	    c2.bad_checksum_dropped)
+		printf("    note: flows_table_full %" PRIu64 ", events_dropped %" PRIu64
+		       ", helo_no_memory %" PRIu64 ", bad_checksum_dropped %" PRIu64 "\n",
+		       c2.flows_table_full, c2.events_dropped, c2.helo_no_memory,
+		       c2.bad_checksum_dropped);
+	if (mode == CONFIG_MODE_ENFORCE)
+		printf("    enforce: takeovers %" PRIu64 ", not quiet %" PRIu64
+		       ", no memory %" PRIu64 ", injected %" PRIu64 " segments + %" PRIu64
+		       " RSTs, %" PRIu64 " retransmits, rejected RCPTs %" PRIu64 "\n",
+		       c2.takeovers, c2.takeover_not_quiet, c2.takeover_no_memory,
+		       c2.injected_segments, c2.injected_rsts, c2.injected_retransmits,
+		       c2.takeover_rejected_rcpts);
+	char stages[512] = "";
+	if (have_stages) {
+		double parse = stage[WORKER_STAGE_PARSE], flow = stage[WORKER_STAGE_FLOW];
+		double reasm = stage[WORKER_STAGE_REASSEMBLY], smtp = stage[WORKER_STAGE_SMTP];
+		double verdict = stage[WORKER_STAGE_VERDICT], inject = stage[WORKER_STAGE_INJECT];
+		double total = stage[WORKER_STAGE_TOTAL];
+		double other = total - parse - flow - reasm - inject;
+		snprintf(stages, sizeof(stages),
+		         ",\"stage_cycles\":{\"parse\":%.1f,\"flow\":%.1f,\"reassembly\":%.1f,"
+		         "\"smtp_scan\":%.1f,\"verdict\":%.1f,\"inject\":%.1f,\"other\":%.1f,"
+		         "\"total\":%.1f},\"profiled_cycles_per_packet\":%.1f",
+		         parse, flow, reasm - smtp, smtp - verdict, verdict, inject, other, total,
+		         prof_total);
+		printf("    cycles/packet by stage (profiled pass, %.0f cycles/packet there, "
+		       "+%.0f%%): "
+		       "parse %.0f, flow %.0f, reassembly %.0f, smtp+scan %.0f, verdict %.0f, "
+		       "inject %.0f, other %.0f; worker total %.0f\n",
+		       prof_total, 100.0 * (prof_total / hg.cycles_per_pkt - 1), parse, flow,
+		       reasm - smtp, smtp - verdict, verdict, inject, other, total);
+	}
+	char line[3072];
+	int len = snprintf(
+	    line, sizeof(line),
+	    "{\"profile\":\"%s\",\"mode\":\"%s\",\"workers\":%u,\"concurrent\":%u,\"idle\":%u,"
+	    "\"template_sessions\":%u,\"template_frames\":%u,\"batch\":%u,\"seconds\":%.3f,"
+	    "\"packets\":%" PRIu64 ",\"pps\":%.0f,\"pps_per_worker\":%.0f,\"bps\":%.0f,"
+	    "\"bps_per_worker\":%.0f,\"cycles_per_packet\":%.1f,\"baseline_pps\":%.0f,"
+	    "\"baseline_cycles_per_packet\":%.1f,\"ratio\":%.3f,\"judged_per_s_per_worker\":%.0f,"
+	    "\"sessions_per_s_per_worker\":%.0f,\"verdicts_ok\":%s,\"bogus_verdicts\":%" PRIu64
+	    ",\"flows_table_full\":%" PRIu64 ",\"events_dropped\":%" PRIu64 "%s}",
+	    prof.name, mode_name, n_workers, o->concurrent, o->idle, prof.n_sessions, prof.n_frames,
+	    replays[0].batch, hg.seconds, hg.packets, hg.pps, hg.pps / n_workers, hg.bps,
+	    hg.bps / n_workers, hg.cycles_per_pkt, base.pps, base.cycles_per_pkt,
+	    base.pps > 0 ? hg.pps / base.pps : 0, judged_w, sessions_w,
+	    !prof.has_events ? "null"
+	    : ok             ? "true"
+	                     : "false",
+	    bogus, c2.flows_table_full, c2.events_dropped, stages);
+	(void)len;
+	printf("JSON %s\n", line);
+	if (json)
+		fprintf(json, "%s\n", line);
+	fflush(stdout);
+
+	for (unsigned i = 0; i < n_workers; i++) {
+		bench_replay_free(&replays[i]);
+		banlist_rcu_reader_offline(shared.banlist, i);
+		worker_free(workers[i]);
+		workers[i] = NULL;
+	}
+	rte_mempool_free(pool);
+	bench_profile_free(&prof);
+	return ok ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -451,242 +648,86 @@ int main(int argc, char **argv)
 	}
 	argc -= eal;
 	argv += eal;
-
-	static const struct option options[] = {
-		{"profile", required_argument, NULL, 'p'}, {"pcap", required_argument, NULL, 'f'},
-		{"sessions", required_argument, NULL, 'n'}, {"interleave", required_argument, NULL, 'k'},
-		{"concurrent", required_argument, NULL, 'c'}, {"seconds", required_argument, NULL, 's'},
-		{"body-max", required_argument, NULL, 'b'}, {"json", required_argument, NULL, 'j'},
-		{"no-profile-pass", no_argument, NULL, 'P'}, {"smtp-port", required_argument, NULL, 't'},
-		{"mbufs", required_argument, NULL, 'm'},
-		{"sw-checksum", no_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-	};
-	const char *profile_arg = "all", *pcap_path = NULL, *json_path = NULL;
-	uint32_t sessions = 1000, interleave = 64, concurrent = 0, body_max = 16384;
-	uint32_t mbufs = 262143;
-	uint16_t smtp_port = 25;
-	double seconds = 2.0;
-	bool profile_pass = true, sw_checksum = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case 'p': profile_arg = optarg; break;
-		case 'f': pcap_path = optarg; break;
-		case 'n': sessions = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'k': interleave = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'c': concurrent = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 's': seconds = strtod(optarg, NULL); break;
-		case 'b': body_max = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'j': json_path = optarg; break;
-		case 'P': profile_pass = false; break;
-		case 't': smtp_port = (uint16_t)strtoul(optarg, NULL, 10); break;
-		case 'm': mbufs = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'C': sw_checksum = true; break;
-		default:
-			fprintf(stderr, "usage: helogate-bench [EAL] -- [--profile smtp-mix|smtp-commands|"
-					"bogus-flood|non-smtp|all] [--pcap FILE] [--sessions N]\n"
-					"  [--interleave K] [--concurrent C] [--seconds S] [--body-max B] "
-					"[--json FILE] [--no-profile-pass] [--smtp-port N] [--mbufs N] [--sw-checksum]\n");
-			return c == 'h' ? 0 : 2;
-		}
-	}
-	if (sessions == 0 || interleave == 0 || seconds <= 0) {
-		fprintf(stderr, "helogate-bench: --sessions, --interleave and --seconds must be positive\n");
+	struct options o;
+	int rc = parse_options(argc, argv, &o);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	n_workers = rte_lcore_count() - 1;
+	if (n_workers == 0 || n_workers > MAX_WORKERS) {
+		fprintf(stderr,
+		        "helogate-bench: need 1..%d worker lcores besides the main one (-l 0,1)\n",
+		        MAX_WORKERS);
 		return 2;
 	}
-	run.n_workers = rte_lcore_count() - 1;
-	if (run.n_workers == 0 || run.n_workers > MAX_WORKERS) {
-		fprintf(stderr, "helogate-bench: need 1..%d worker lcores besides the main one (-l 0,1)\n",
-			MAX_WORKERS);
-		return 2;
-	}
-	run.seconds = seconds;
 
-	/* The same shared state helogate builds, in detect mode. */
+	/* The shared state helogate builds (app/helogate.c), in the lab context. */
 	static struct config cfg;
 	char err[512];
 	config_defaults(&cfg);
-	cfg.mode = CONFIG_MODE_DETECT;
 	cfg.single_port = true;
 	cfg.lab_port = 0;
-	cfg.smtp_ports[0] = smtp_port;
+	cfg.smtp_ports[0] = o.smtp_port;
 	cfg.n_smtp_ports = 1;
-	cfg.flows_per_worker = concurrent / run.n_workers + 8 * interleave + 65536;
-	cfg.event_ring_size = 1024;
-	snprintf(cfg.local_domains[0], CONFIG_NAME_MAX, "lab-mail.net");
+	snprintf(cfg.local_domains[0], CONFIG_NAME_MAX, "%s", SYNTH_LAB_LOCAL_DOMAIN);
 	cfg.n_local_domains = 1;
 	struct suffix_list *suffixes = suffix_list_load(NULL, err, sizeof(err));
-	struct banlist_rcu *banlist = banlist_rcu_create(run.n_workers);
-	struct scan_commands *commands = scan_commands_compile(err, sizeof(err));
-	if (suffixes == NULL || banlist == NULL || commands == NULL) {
+	if (suffixes == NULL) {
 		fprintf(stderr, "helogate-bench: %s\n", err);
 		return 2;
 	}
-	const char *banned[] = {"fakedomain.xyz", "spam-cannon.example.com", "bulk-sender.example.net"};
-	banlist_rcu_replace(banlist, banlist_build(banned, 3, err, sizeof(err)));
-	struct rte_mempool *pool = rte_pktmbuf_pool_create("bench", mbufs, 512, 0,
-							   RTE_MBUF_DEFAULT_BUF_SIZE,
-							   (int)rte_socket_id());
-	if (pool == NULL) {
-		fprintf(stderr, "helogate-bench: cannot create the mbuf pool (more -m, or fewer --mbufs)\n");
+	struct banlist_rcu *banlist = banlist_rcu_create(n_workers);
+	struct scan_commands *commands = scan_commands_compile(err, sizeof(err));
+	if (banlist == NULL || commands == NULL) {
+		fprintf(stderr, "helogate-bench: %s\n", banlist ? err : "out of memory");
 		return 2;
 	}
-	struct worker_shared shared = {.cfg = &cfg, .suffixes = suffixes, .banlist = banlist,
-				       .commands = commands, .patterns = NULL, .mbufs = pool};
-	for (unsigned i = 0; i < run.n_workers; i++) {
-		run.workers[i].id = i;
-		run.workers[i].w = worker_create(i, &shared, err, sizeof(err));
-		if (run.workers[i].w == NULL) {
+	if (o.banlist) {
+		if (banlist_rcu_reload_file(banlist, o.banlist, err, sizeof(err)) != 0) {
 			fprintf(stderr, "helogate-bench: %s\n", err);
 			return 2;
 		}
-		banlist_rcu_reader_online(banlist, i);
+	} else {
+		/* tests/data/banlist.txt, the lab context's list */
+		const char *banned[] = {"fakedomain.xyz", "spam-cannon.example.com",
+		                        "bulk-sender.example.net"};
+		banlist_rcu_replace(banlist, banlist_build(banned, 3, err, sizeof(err)));
 	}
-	if (concurrent > 0) {
-		uint64_t t0 = rte_rdtsc();
-		if (open_idle_sessions(pool, concurrent) != 0) {
-			fprintf(stderr, "helogate-bench: out of mbufs opening idle sessions\n");
-			return 2;
-		}
-		uint32_t open = 0;
-		for (unsigned i = 0; i < run.n_workers; i++)
-			open += worker_flow_count(run.workers[i].w);
-		fprintf(stderr, "helogate-bench: %u idle sessions open (%u tracked) in %.1f s\n",
-			concurrent, open, (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz());
-	}
+	struct worker_shared shared = {.cfg = &cfg,
+	                               .suffixes = suffixes,
+	                               .banlist = banlist,
+	                               .commands = commands,
+	                               .patterns = NULL,
+	                               .mbufs = NULL};
 
-	FILE *json = json_path ? fopen(json_path, "a") : NULL;
-	if (json_path && json == NULL) {
-		fprintf(stderr, "helogate-bench: %s: %s\n", json_path, strerror(errno));
+	FILE *json = o.json ? fopen(o.json, "a") : NULL;
+	if (o.json && json == NULL) {
+		fprintf(stderr, "helogate-bench: %s: %s\n", o.json, strerror(errno));
 		return 2;
 	}
 	static const char *const all[] = {"smtp-mix", "smtp-commands", "bogus-flood", "non-smtp"};
 	const char *names[4];
 	int n_names = 0;
-	if (pcap_path)
-		names[n_names++] = pcap_path;
-	else if (strcmp(profile_arg, "all") == 0)
+	if (o.pcap)
+		names[n_names++] = o.pcap;
+	else if (strcmp(o.profile, "all") == 0)
 		for (int i = 0; i < 4; i++)
 			names[n_names++] = all[i];
 	else
-		names[n_names++] = profile_arg;
+		names[n_names++] = o.profile;
 
-	printf("%-14s %3s %9s %8s %9s %8s %8s %7s %9s %7s %11s %s\n", "profile", "wrk", "concurrent",
-	       "pkts/lp", "Mpps", "Mpps/wk", "Gbit/s", "cyc/pkt", "null Mpps", "ratio",
-	       "judged/s/wk", "verdicts");
-	int failed = 0;
-	for (int pi = 0; pi < n_names; pi++) {
-		struct profile prof = {.name = names[pi]};
-		struct loader l = {.p = &prof, .pool = pool, .cfg = &cfg, .map_cap = 1u << 22,
-				   .sw_checksum = sw_checksum};
-		l.keys = calloc(l.map_cap, sizeof(uint64_t));
-		l.vals = calloc(l.map_cap, sizeof(uint32_t));
-		if (pcap_path) {
-			load_pcap(pcap_path, load_frame, &l);
-		} else {
-			struct synth_params sp;
-			synth_params_default(&sp);
-			if (!synth_profile_from_name(names[pi], &sp.profile)) {
-				fprintf(stderr, "helogate-bench: unknown profile '%s'\n", names[pi]);
-				return 2;
-			}
-			sp.sessions = sessions;
-			sp.concurrency = interleave;
-			sp.body_max = body_max;
-			sp.seed = 1;
-			synth_generate(&sp, load_frame, &l, count_event, &prof);
-		}
-		free(l.keys);
-		free(l.vals);
-		if (l.failed || prof.n_frames == 0)
-			return 2;
-		/* Sessions to workers by a symmetric hash of the base tuple:
-		 * session numbers stand for it (both directions share one). */
-		for (unsigned i = 0; i < run.n_workers; i++) {
-			run.workers[i].idx = malloc(prof.n_frames * sizeof(uint32_t));
-			run.workers[i].n = 0;
-		}
-		for (uint32_t f = 0; f < prof.n_frames; f++) {
-			uint32_t h = prof.frames[f].session * 0x9e3779b1u;
-			struct bench_worker *bw = &run.workers[(h >> 16) % run.n_workers];
-			bw->idx[bw->n++] = f;
-		}
-		run.profile = &prof;
-
-		struct worker_counters before[MAX_WORKERS], after[MAX_WORKERS];
-		struct result hg, base;
-		run_all(false, true); /* warm-up loop: caches, flow table pages */
-		measure(false, before, after, &hg);
-		measure(true, NULL, NULL, &base);
-		bool ok = pcap_path != NULL || hg.verdicts_ok;
-		failed += !ok;
-		printf("%-14s %3u %9u %8u %9.2f %8.2f %8.2f %7.0f %9.2f %6.0f%% %11.0f %s\n", prof.name,
-		       run.n_workers, concurrent, prof.n_frames, hg.pps / 1e6,
-		       hg.pps / 1e6 / run.n_workers, hg.bps / 1e9, hg.cycles_per_pkt, base.pps / 1e6,
-		       100.0 * hg.pps / base.pps, hg.judged_per_s / run.n_workers,
-		       pcap_path ? "n/a (pcap)" : ok ? "ok" : "FAILED");
-		if (!ok)
-			printf("    verdicts differ: %s\n", hg.detail);
-		char stages[512] = "";
-		if (profile_pass) {
-			for (unsigned i = 0; i < run.n_workers; i++) {
-				worker_set_profiling(run.workers[i].w, true);
-				memcpy(&before[i], worker_counters(run.workers[i].w), sizeof(before[i]));
-			}
-			run_all(false, false);
-			uint64_t pk = 0;
-			struct worker_counters sb = {0}, sa = {0};
-			for (unsigned i = 0; i < run.n_workers; i++) {
-				worker_set_profiling(run.workers[i].w, false);
-				const struct worker_counters *a = worker_counters(run.workers[i].w);
-				pk += run.workers[i].packets;
-				for (int s = 0; s < WORKER_STAGE_COUNT; s++) {
-					sb.stage_cycles[s] += before[i].stage_cycles[s];
-					sa.stage_cycles[s] += a->stage_cycles[s];
-				}
-			}
-			double parse = per_pkt(&sb, &sa, WORKER_STAGE_PARSE, pk);
-			double flow = per_pkt(&sb, &sa, WORKER_STAGE_FLOW, pk);
-			double reasm = per_pkt(&sb, &sa, WORKER_STAGE_REASSEMBLY, pk);
-			double smtp = per_pkt(&sb, &sa, WORKER_STAGE_SMTP, pk);
-			double verdict = per_pkt(&sb, &sa, WORKER_STAGE_VERDICT, pk);
-			double inject = per_pkt(&sb, &sa, WORKER_STAGE_INJECT, pk);
-			double total = per_pkt(&sb, &sa, WORKER_STAGE_TOTAL, pk);
-			snprintf(stages, sizeof(stages),
-				 "\"parse\":%.1f,\"flow\":%.1f,\"reassembly\":%.1f,\"smtp_scan\":%.1f,"
-				 "\"verdict\":%.1f,\"inject\":%.1f,\"other\":%.1f,\"total\":%.1f",
-				 parse, flow, reasm - smtp, smtp - verdict, verdict, inject,
-				 total - parse - flow - reasm - inject, total);
-			printf("    cycles/packet by stage (profiled pass): parse %.0f, flow %.0f, "
-			       "reassembly %.0f, smtp+scan %.0f, verdict %.0f, inject %.0f, other %.0f "
-			       "(total %.0f)\n",
-			       parse, flow, reasm - smtp, smtp - verdict, verdict, inject,
-			       total - parse - flow - reasm - inject, total);
-		}
-		char line[2048];
-		snprintf(line, sizeof(line),
-			 "{\"profile\":\"%s\",\"workers\":%u,\"concurrent\":%u,\"sessions_per_loop\":%u,"
-			 "\"packets_per_loop\":%u,\"loops\":%" PRIu64 ",\"seconds\":%.3f,\"pps\":%.0f,"
-			 "\"pps_per_worker\":%.0f,\"bps\":%.0f,\"cycles_per_packet\":%.1f,"
-			 "\"baseline_pps\":%.0f,\"ratio\":%.3f,\"judged_per_s_per_worker\":%.0f,"
-			 "\"verdicts_ok\":%s,\"stage_cycles\":{%s}}",
-			 prof.name, run.n_workers, concurrent, prof.n_sessions, prof.n_frames, hg.loops,
-			 hg.seconds, hg.pps, hg.pps / run.n_workers, hg.bps, hg.cycles_per_pkt, base.pps,
-			 hg.pps / base.pps, hg.judged_per_s / run.n_workers, ok ? "true" : "false",
-			 stages);
-		printf("JSON %s\n", line);
-		if (json)
-			fprintf(json, "%s\n", line);
-		for (uint32_t f = 0; f < prof.n_frames; f++)
-			rte_pktmbuf_free(prof.frames[f].m);
-		free(prof.frames);
-		for (unsigned i = 0; i < run.n_workers; i++)
-			free(run.workers[i].idx);
+	printf("%-14s %-7s %3s %10s %9s %8s %7s %7s %9s %7s %7s %11s %10s %s\n", "profile", "mode",
+	       "wrk", "concurrent", "Mpps", "Mpps/wk", "Gbit/s", "cyc/pkt", "null Mpps", "null cyc",
+	       "ratio", "judged/s/wk", "sess/s/wk", "verdicts");
+	int worst = 0;
+	for (int i = 0; i < n_names; i++) {
+		rc = run_profile(names[i], &o, &cfg, &shared, json);
+		if (rc > worst)
+			worst = rc;
+		if (rc == 2)
+			break;
 	}
 	if (json)
 		fclose(json);
 	fflush(stdout);
-	return failed ? 1 : 0;
+	return worst;
 }
