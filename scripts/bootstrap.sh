@@ -51,7 +51,9 @@ if [ ! -e "$policy" ]; then
 	"${sudo_cmd[@]}" chmod 755 "$policy"
 	created_policy=1
 fi
-cleanup() { [ $created_policy -eq 1 ] && "${sudo_cmd[@]}" rm -f "$policy"; }
+cleanup() {
+	if [ $created_policy -eq 1 ]; then "${sudo_cmd[@]}" rm -f "$policy"; fi
+}
 trap cleanup EXIT
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
