@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
-#include "banlist.h"
-#include "hostname.h"
-#include "rcpt.h"
-#include "suffix.h"
-#include "verdict.h"
+#include "wire/addr.h"
+#include "judge/banlist.h"
+#include "judge/hostname.h"
+#include "smtp/rcpt.h"
+#include "judge/suffix.h"
+#include "judge/verdict.h"
 
 #define PROG "helogate-check"
 #define EXIT_USAGE 2

@@ -21,7 +21,7 @@
 
 #include <pcap/pcap.h>
 
-#include "synth.h"
+#include "synth/synth.h"
 
 #define SCENARIOS_MAX 64
 

@@ -17,14 +17,14 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
-#include "banlist_rcu.h"
-#include "config.h"
-#include "event.h"
-#include "port.h"
-#include "scan.h"
-#include "stats.h"
-#include "suffix.h"
-#include "worker.h"
+#include "judge/banlist_rcu.h"
+#include "dp/config.h"
+#include "filter/event.h"
+#include "dp/port.h"
+#include "smtp/scan.h"
+#include "dp/stats.h"
+#include "judge/suffix.h"
+#include "dp/worker.h"
 
 static volatile bool stop_requested;
 static volatile sig_atomic_t reload_requested;

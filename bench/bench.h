@@ -18,9 +18,9 @@
 
 #include <rte_mbuf.h>
 
-#include "config.h"
-#include "verdict.h"
-#include "worker.h"
+#include "dp/config.h"
+#include "judge/verdict.h"
+#include "dp/worker.h"
 
 /* ---- profiles (bench_profile.c) ---------------------------------------------------------- */
 

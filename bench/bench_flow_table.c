@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "flow_table.h"
+#include "tcp/flow_table.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>

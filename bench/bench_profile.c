@@ -10,9 +10,9 @@
 #include <pcap/pcap.h>
 
 #include "bench.h"
-#include "cksum.h"
-#include "pkt.h"
-#include "synth.h"
+#include "wire/cksum.h"
+#include "wire/pkt.h"
+#include "synth/synth.h"
 
 struct session_key {
 	uint8_t family;

@@ -37,7 +37,7 @@
 #include <rte_thash.h>
 
 #include "bench.h"
-#include "cksum.h"
+#include "wire/cksum.h"
 
 #define BURST 32
 #define PREFETCH_AHEAD 8

@@ -18,9 +18,9 @@
 
 #include <hs.h>
 
-#include "block_pool.h"
-#include "scan.h"
-#include "smtp.h"
+#include "tcp/block_pool.h"
+#include "smtp/scan.h"
+#include "smtp/smtp.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>

@@ -33,9 +33,9 @@
 #define HAVE_RDTSC 0
 #endif
 
-#include "banlist.h"
-#include "suffix.h"
-#include "verdict.h"
+#include "judge/banlist.h"
+#include "judge/suffix.h"
+#include "judge/verdict.h"
 
 #define POOL_SIZE 65536 /* a power of two */
 #define NAME_CAP 96

@@ -32,14 +32,14 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
-#include "banlist.h"
-#include "banlist_rcu.h"
+#include "judge/banlist.h"
+#include "judge/banlist_rcu.h"
 #include "bench.h"
-#include "event.h"
-#include "inject.h"
-#include "scan.h"
-#include "suffix.h"
-#include "synth.h"
+#include "filter/event.h"
+#include "wire/inject.h"
+#include "smtp/scan.h"
+#include "judge/suffix.h"
+#include "synth/synth.h"
 
 #define MAX_WORKERS 64
 

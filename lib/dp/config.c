@@ -1,4 +1,4 @@
-#include "config.h"
+#include "dp/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 
 #include <rte_cfgfile.h>
 
-#include "hostname.h"
-#include "verdict.h"
+#include "judge/hostname.h"
+#include "judge/verdict.h"
 
 void config_defaults(struct config *cfg)
 {

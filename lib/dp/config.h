@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-#include "takeover.h"
+#include "wire/addr.h"
+#include "filter/takeover.h"
 
 #define CONFIG_MAX_SMTP_PORTS 16
 #define CONFIG_MAX_LOCAL_DOMAINS 64

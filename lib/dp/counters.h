@@ -15,10 +15,10 @@
 
 #include <stdint.h>
 
-#include "pkt.h"
-#include "smtp.h"
-#include "stream.h"
-#include "verdict.h"
+#include "wire/pkt.h"
+#include "smtp/smtp.h"
+#include "tcp/stream.h"
+#include "judge/verdict.h"
 
 #define WORKER_COUNTERS(X)                                                                         \
 	X(rx_packets, "packets received")                                                            \

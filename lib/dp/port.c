@@ -1,4 +1,4 @@
-#include "port.h"
+#include "dp/port.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,8 +1,8 @@
-#include "stats.h"
+#include "dp/stats.h"
 
 #include <string.h>
 
-#include "worker.h"
+#include "dp/worker.h"
 
 static uint64_t read_counter(const uint64_t *p)
 {

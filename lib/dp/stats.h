@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "counters.h"
+#include "dp/counters.h"
 
 struct worker;
 

@@ -1,5 +1,5 @@
-#include "worker.h"
-#include "worker_internal.h"
+#include "dp/worker.h"
+#include "dp/worker_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +11,17 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
-#include "banlist_rcu.h"
-#include "block_pool.h"
-#include "event.h"
-#include "flow_table.h"
-#include "pkt.h"
-#include "rcpt.h"
-#include "scan.h"
-#include "smtp.h"
-#include "stream.h"
-#include "tcp_seq.h"
-#include "verdict.h"
+#include "judge/banlist_rcu.h"
+#include "tcp/block_pool.h"
+#include "filter/event.h"
+#include "tcp/flow_table.h"
+#include "wire/pkt.h"
+#include "smtp/rcpt.h"
+#include "smtp/scan.h"
+#include "smtp/smtp.h"
+#include "tcp/stream.h"
+#include "wire/tcp_seq.h"
+#include "judge/verdict.h"
 
 static const struct smtp_handler flow_smtp_handler;
 

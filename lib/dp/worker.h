@@ -21,8 +21,8 @@
 
 #include <rte_mbuf.h>
 
-#include "config.h"
-#include "counters.h"
+#include "dp/config.h"
+#include "dp/counters.h"
 
 struct banlist_rcu;
 struct suffix_list;

@@ -12,16 +12,16 @@
 
 #include <rte_mbuf.h>
 
-#include "banlist_rcu.h"
-#include "block_pool.h"
-#include "event.h"
-#include "flow_table.h"
-#include "pkt.h"
-#include "scan.h"
-#include "smtp.h"
-#include "stream.h"
-#include "verdict.h"
-#include "worker.h"
+#include "judge/banlist_rcu.h"
+#include "tcp/block_pool.h"
+#include "filter/event.h"
+#include "tcp/flow_table.h"
+#include "wire/pkt.h"
+#include "smtp/scan.h"
+#include "smtp/smtp.h"
+#include "tcp/stream.h"
+#include "judge/verdict.h"
+#include "dp/worker.h"
 
 /* HELO arguments up to this length live in the flow record; longer ones
  * (rare: a valid name is at most 253 octets) take a pool block. */

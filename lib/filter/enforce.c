@@ -14,11 +14,11 @@
 
 #include <rte_mbuf.h>
 
-#include "cksum.h"
-#include "inject.h"
-#include "takeover.h"
-#include "tcp_seq.h"
-#include "worker_internal.h"
+#include "wire/cksum.h"
+#include "wire/inject.h"
+#include "filter/takeover.h"
+#include "wire/tcp_seq.h"
+#include "dp/worker_internal.h"
 
 /* RFC 6298 2.1 starts at 1 s; a takeover's peer is usually close, and a
  * lost reply should not stall a rejected client long. Doubles per try. */

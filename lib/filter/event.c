@@ -1,4 +1,4 @@
-#include "event.h"
+#include "filter/event.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "verdict.h"
+#include "judge/verdict.h"
 
 struct event_ring {
 	/* Producer and consumer indices on their own cache lines: each is

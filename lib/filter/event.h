@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 /* Longest HELO / recipient text an event carries; longer ones are cut and
  * flagged with "truncated": true (a HELO that long is invalid anyway). */

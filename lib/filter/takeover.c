@@ -1,11 +1,11 @@
-#include "takeover.h"
+#include "filter/takeover.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "hostname.h"
-#include "rcpt.h"
-#include "scan.h"
+#include "judge/hostname.h"
+#include "smtp/rcpt.h"
+#include "smtp/scan.h"
 
 void takeover_texts_default(struct takeover_texts *texts)
 {

@@ -19,8 +19,8 @@
 
 #include <hs.h>
 
-#include "smtp.h"
-#include "verdict.h"
+#include "smtp/smtp.h"
+#include "judge/verdict.h"
 
 /* Longest reply template and longest formatted reply line. */
 #define TAKEOVER_TEMPLATE_MAX 200

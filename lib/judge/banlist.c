@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "banlist.h"
-#include "hostname.h"
+#include "judge/banlist.h"
+#include "judge/hostname.h"
 
 /* A table slot: the high half of the name's hash and the name's offset in
  * the arena (0: empty slot). 8 bytes, so a probe run usually stays within one

@@ -8,8 +8,8 @@
 #include <rte_common.h>
 #include <rte_rcu_qsbr.h>
 
-#include "banlist.h"
-#include "banlist_rcu.h"
+#include "judge/banlist.h"
+#include "judge/banlist_rcu.h"
 
 struct banlist_rcu {
 	struct banlist *current; /* read and written with __atomic builtins only */

@@ -1,7 +1,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hostname.h"
+#include "judge/hostname.h"
 
 static bool is_blank(char c)
 {

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 #define HOSTNAME_MAX 253 /* RFC 1035 2.3.4, without the trailing dot */
 #define HOSTNAME_LABEL_MAX 63

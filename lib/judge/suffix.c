@@ -5,7 +5,7 @@
 
 #include <libpsl.h>
 
-#include "suffix.h"
+#include "judge/suffix.h"
 
 #ifndef HG_DEFAULT_PSL_FILE
 #define HG_DEFAULT_PSL_FILE "/usr/share/publicsuffix/public_suffix_list.dat"

@@ -1,11 +1,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "banlist.h"
-#include "hostname.h"
-#include "rcpt.h"
-#include "suffix.h"
-#include "verdict.h"
+#include "judge/banlist.h"
+#include "judge/hostname.h"
+#include "smtp/rcpt.h"
+#include "judge/suffix.h"
+#include "judge/verdict.h"
 
 static const char *const reason_names[VERDICT_COUNT] = {
 #define VERDICT_NAME(sym, name, desc) [VERDICT_##sym] = name,

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 struct banlist;
 struct suffix_list;

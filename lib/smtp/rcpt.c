@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "rcpt.h"
+#include "smtp/rcpt.h"
 
 /* Find the first byte of s[0..len) that is in stops, outside a quoted string
  * (RFC 5321 4.1.2 Quoted-string, backslash quoted-pairs) and outside an

@@ -1,5 +1,5 @@
 /* scan: Hyperscan databases and scratch (contract in scan.h). */
-#include "scan.h"
+#include "smtp/scan.h"
 
 #include <errno.h>
 #include <limits.h>

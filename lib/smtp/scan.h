@@ -21,7 +21,7 @@
 
 #include <hs.h>
 
-#include "smtp.h"
+#include "smtp/smtp.h"
 
 struct scan_commands;
 struct scan_patterns;

@@ -1,11 +1,11 @@
 /* smtp: the per-flow SMTP session tracker (contract in smtp.h). */
-#include "smtp.h"
+#include "smtp/smtp.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "block_pool.h"
-#include "scan.h"
+#include "tcp/block_pool.h"
+#include "smtp/scan.h"
 
 _Static_assert(SMTP_VERB_COUNT <= 16, "the pending queue stores a verb in 4 bits");
 _Static_assert(SMTP_PIPELINE_MAX <= 32, "the pending queue holds 32 verbs");

@@ -1,12 +1,12 @@
-#include "synth.h"
+#include "synth/synth.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cksum.h"
-#include "tcp_seq.h"
+#include "wire/cksum.h"
+#include "wire/tcp_seq.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

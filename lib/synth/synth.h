@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-#include "verdict.h"
+#include "wire/addr.h"
+#include "judge/verdict.h"
 
 /* ---- the standard lab context ------------------------------------------------------------ */
 

@@ -1,4 +1,4 @@
-#include "block_pool.h"
+#include "tcp/block_pool.h"
 
 #include <assert.h>
 #include <stdbool.h>

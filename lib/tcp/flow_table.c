@@ -1,4 +1,4 @@
-#include "flow_table.h"
+#include "tcp/flow_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>

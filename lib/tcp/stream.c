@@ -1,9 +1,9 @@
-#include "stream.h"
+#include "tcp/stream.h"
 
 #include <string.h>
 
-#include "block_pool.h"
-#include "tcp_seq.h"
+#include "tcp/block_pool.h"
+#include "wire/tcp_seq.h"
 
 _Static_assert(sizeof(struct stream_dir) <= 32, "struct stream_dir must stay within 32 bytes");
 _Static_assert(STREAM_RING_MAX <= UINT16_MAX + 1u, "ring offsets are uint16_t");

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 /* Longest bare IPv6 text RFC 4291 2.2 allows: six 4-digit groups, six
  * colons and a 15-character dotted quad. */

@@ -1,4 +1,4 @@
-#include "cksum.h"
+#include "wire/cksum.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
-#include "inject.h"
+#include "wire/inject.h"
 
 #include <string.h>
 
-#include "cksum.h"
+#include "wire/cksum.h"
 
 bool inject_template_init(struct inject_template *t, const uint8_t *frame,
 			  const struct pkt_info *pi)

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-#include "pkt.h"
+#include "wire/addr.h"
+#include "wire/pkt.h"
 
 #define INJECT_L2_MAX 22  /* Ethernet + two VLAN tags */
 /* Largest frame inject_build() writes for payload_len bytes of payload. */

@@ -1,9 +1,9 @@
-#include "pkt.h"
+#include "wire/pkt.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#include "cksum.h"
+#include "wire/cksum.h"
 
 #define ETH_HLEN 14
 #define IPV4_HLEN 20

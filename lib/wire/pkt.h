@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 /*
  * Every parse result, defined once. Columns: symbol (PKT_<sym>), counter

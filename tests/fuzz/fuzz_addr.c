@@ -11,7 +11,7 @@
 
 #include <arpa/inet.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 static void check(int ok)
 {

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
-#include "banlist.h"
-#include "hostname.h"
-#include "suffix.h"
-#include "verdict.h"
+#include "wire/addr.h"
+#include "judge/banlist.h"
+#include "judge/hostname.h"
+#include "judge/suffix.h"
+#include "judge/verdict.h"
 
 static struct verdict_context ctx;
 static struct ip_addr server_ips[2];

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkt.h"
+#include "wire/pkt.h"
 
 static void check(int ok)
 {

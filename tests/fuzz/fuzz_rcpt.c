@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rcpt.h"
+#include "smtp/rcpt.h"
 
 static void check(int ok)
 {

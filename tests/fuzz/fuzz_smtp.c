@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block_pool.h"
-#include "scan.h"
-#include "smtp.h"
+#include "tcp/block_pool.h"
+#include "smtp/scan.h"
+#include "smtp/smtp.h"
 
 static struct block_pool *pool;
 static struct scan_commands *commands;

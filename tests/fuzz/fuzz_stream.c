@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block_pool.h"
-#include "stream.h"
-#include "tcp_seq.h"
+#include "tcp/block_pool.h"
+#include "tcp/stream.h"
+#include "wire/tcp_seq.h"
 
 #define MODEL_MAX (65536u + 4096u)
 

@@ -9,7 +9,7 @@
 
 #include <arpa/inet.h>
 
-#include "addr.h"
+#include "wire/addr.h"
 
 /* Parse from a heap copy of exactly len bytes, without a NUL, so that
  * AddressSanitizer catches any read past the end. */

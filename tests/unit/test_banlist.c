@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "banlist.h"
+#include "judge/banlist.h"
 
 #define MILLION 1000000u
 

@@ -14,10 +14,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "banlist.h"
-#include "banlist_rcu.h"
-#include "suffix.h"
-#include "verdict.h"
+#include "judge/banlist.h"
+#include "judge/banlist_rcu.h"
+#include "judge/suffix.h"
+#include "judge/verdict.h"
 
 #define READERS 4
 #define REPLACEMENTS 200

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "block_pool.h"
+#include "tcp/block_pool.h"
 
 static void test_create_rejects_sizes_and_counts_outside_the_limits(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "cksum.h"
+#include "wire/cksum.h"
 
 /* The textbook algorithm: big-endian 16-bit words, odd byte padded. */
 static uint16_t ref_checksum(const uint8_t *p, size_t len, uint32_t start)

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "dp/config.h"
 
 static int parse(struct config *cfg, char *err, const char *const *args)
 {

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "event.h"
-#include "verdict.h"
+#include "filter/event.h"
+#include "judge/verdict.h"
 
 static struct event sample(void)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "flow_table.h"
+#include "tcp/flow_table.h"
 
 #define TICK FLOW_TABLE_TICK_MS
 

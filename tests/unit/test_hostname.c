@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hostname.h"
+#include "judge/hostname.h"
 
 /* Parse from a heap copy of exactly len bytes, without a NUL, so that
  * AddressSanitizer catches any read past the end. */

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "inject.h"
-#include "pkt.h"
+#include "wire/inject.h"
+#include "wire/pkt.h"
 
 /* A client->server SYN-less data frame with one VLAN tag, IPv4 or IPv6. */
 static uint32_t client_frame(uint8_t *f, int version, bool vlan)

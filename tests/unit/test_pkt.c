@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "pkt.h"
-#include "tcp_seq.h"
+#include "wire/pkt.h"
+#include "wire/tcp_seq.h"
 
 /* ---- frame builder: the tests build every frame they parse ---- */
 

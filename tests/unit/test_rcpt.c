@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "rcpt.h"
+#include "smtp/rcpt.h"
 
 struct parsed {
 	bool ok;

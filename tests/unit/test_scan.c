@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "scan.h"
+#include "smtp/scan.h"
 
 #define EXAMPLE_FILE HG_TEST_DATA_DIR "/banned-patterns.txt"
 

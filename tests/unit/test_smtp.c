@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "block_pool.h"
-#include "scan.h"
-#include "smtp.h"
+#include "tcp/block_pool.h"
+#include "smtp/scan.h"
+#include "smtp/smtp.h"
 
 #define MAX_RECORDS 160
 #define LINE_COPY 256

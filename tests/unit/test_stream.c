@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "block_pool.h"
-#include "stream.h"
+#include "tcp/block_pool.h"
+#include "tcp/stream.h"
 
 #define BLOCK 2048u
 #define SINK_MAX (256u * 1024)

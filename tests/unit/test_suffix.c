@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "suffix.h"
+#include "judge/suffix.h"
 
 #define DATA(name) HG_TEST_DATA_DIR "/" name
 

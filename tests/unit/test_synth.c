@@ -10,12 +10,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "addr.h"
-#include "banlist.h"
-#include "pkt.h"
-#include "suffix.h"
-#include "synth.h"
-#include "verdict.h"
+#include "wire/addr.h"
+#include "judge/banlist.h"
+#include "wire/pkt.h"
+#include "judge/suffix.h"
+#include "synth/synth.h"
+#include "judge/verdict.h"
 
 #define BANLIST HG_TEST_DATA_DIR "/../../data/banlist.txt"
 

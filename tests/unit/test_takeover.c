@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "scan.h"
-#include "takeover.h"
+#include "smtp/scan.h"
+#include "filter/takeover.h"
 
 struct fixture {
 	struct scan_commands *db;

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "addr.h"
-#include "banlist.h"
-#include "suffix.h"
-#include "verdict.h"
+#include "wire/addr.h"
+#include "judge/banlist.h"
+#include "judge/suffix.h"
+#include "judge/verdict.h"
 
 #define DATA(name) HG_TEST_DATA_DIR "/" name
 
