@@ -572,11 +572,11 @@ static int run_profile(const char *name, const struct options *o, struct config 
 	if (!ok)
 		printf("    verdicts differ (got/expected): %s\n", detail);
 	if (c2.flows_table_full || c2.events_dropped || c2.helo_no_memory ||
-	    c2.bad_checksum_dropped)
+	    c2.dropped[CAUSE_BAD_CHECKSUM])
 		printf("    note: flows_table_full %" PRIu64 ", events_dropped %" PRIu64
 		       ", helo_no_memory %" PRIu64 ", bad_checksum_dropped %" PRIu64 "\n",
 		       c2.flows_table_full, c2.events_dropped, c2.helo_no_memory,
-		       c2.bad_checksum_dropped);
+		       c2.dropped[CAUSE_BAD_CHECKSUM]);
 	if (mode == CONFIG_MODE_ENFORCE)
 		printf("    enforce: takeovers %" PRIu64 ", not quiet %" PRIu64
 		       ", no memory %" PRIu64 ", injected %" PRIu64 " segments + %" PRIu64

@@ -28,7 +28,27 @@ void stats_sum(struct worker *const *workers, unsigned n, struct worker_counters
 		add_counters(total, worker_counters(workers[i]));
 }
 
-static void write_object(FILE *out, const struct worker_counters *c)
+/* The accounting identity's terms: every packet received or injected is
+ * transmitted, dropped under one cause, or still held. */
+static void write_packets(FILE *out, const struct worker_counters *c, uint64_t held)
+{
+	fprintf(out, "\"packets\":{\"received\":%llu,\"injected\":%llu,\"transmitted\":%llu,"
+		     "\"held\":%llu,\"dropped\":{",
+		(unsigned long long)read_counter(&c->rx_packets),
+		(unsigned long long)read_counter(&c->injected_packets),
+		(unsigned long long)read_counter(&c->tx_packets), (unsigned long long)held);
+	const char *sep = "";
+	for (int i = 0; i < CAUSE_COUNT; i++) {
+		if (!packet_cause_is_drop((enum packet_cause)i))
+			continue;
+		fprintf(out, "%s\"%s\":%llu", sep, packet_cause_name((enum packet_cause)i),
+			(unsigned long long)read_counter(&c->dropped[i]));
+		sep = ",";
+	}
+	fprintf(out, "}}");
+}
+
+static void write_object(FILE *out, const struct worker_counters *c, uint64_t held)
 {
 	const char *sep = "";
 
@@ -38,6 +58,14 @@ static void write_object(FILE *out, const struct worker_counters *c)
 	sep = ",";
 	WORKER_COUNTERS(COUNTER_JSON)
 #undef COUNTER_JSON
+	/* Each cause also under its own name, as the counters of the same
+	 * name were before causes existed (scripts read them). */
+	for (int i = 0; i < CAUSE_COUNT; i++)
+		fprintf(out, ",\"%s\":%llu", packet_cause_name((enum packet_cause)i),
+			(unsigned long long)read_counter(&c->causes[i]) +
+				(i == CAUSE_TX_FAILED ? read_counter(&c->dropped[i]) : 0));
+	fputc(',', out);
+	write_packets(out, c, held);
 	fprintf(out, ",\"parse\":{");
 	for (int i = 0; i < PKT_RESULT_COUNT; i++)
 		fprintf(out, "%s\"%s\":%llu", i ? "," : "", pkt_result_name((enum pkt_result)i),
@@ -77,14 +105,18 @@ void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint
 {
 	struct worker_counters total;
 
+	uint64_t held = 0;
+
 	stats_sum(workers, n, &total);
+	for (unsigned i = 0; i < n; i++)
+		held += worker_held(workers[i]);
 	fprintf(out, "{\"total\":");
-	write_object(out, &total);
+	write_object(out, &total, held);
 	fprintf(out, ",\"workers\":[");
 	for (unsigned i = 0; i < n; i++) {
 		if (i)
 			fputc(',', out);
-		write_object(out, worker_counters(workers[i]));
+		write_object(out, worker_counters(workers[i]), worker_held(workers[i]));
 	}
 	fprintf(out, "],\"mbufs_in_use\":%llu}\n", (unsigned long long)mbufs_in_use);
 	fflush(out);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "dp/counters.h"
+#include "filter/counters.h"
 
 struct worker;
 

@@ -11,7 +11,9 @@
  * until its next banlist_rcu_quiescent() call, made once per loop iteration.
  *
  * The data path never allocates, never locks, never blocks and never logs:
- * every outcome is a counter (counters.h).
+ * every outcome is a counter (filter/counters.h). The stages below the
+ * worker (filter/inspect, filter/enforce) only decide; the worker alone
+ * forwards, trims, drops, injects and frees (wire/disposition.h).
  */
 #ifndef HG_WORKER_H
 #define HG_WORKER_H
@@ -22,7 +24,7 @@
 #include <rte_mbuf.h>
 
 #include "dp/config.h"
-#include "dp/counters.h"
+#include "filter/counters.h"
 
 struct banlist_rcu;
 struct suffix_list;
@@ -62,8 +64,9 @@ struct worker *worker_create(unsigned id, const struct worker_shared *shared, ch
 void worker_free(struct worker *w);
 
 /* Process pkts[0..n) received from side `from`. Each packet either joins
- * the transmit batch of the output side (worker_tx()) or is freed and
- * counted. now_ms: the worker's clock, sampled once per loop. */
+ * the transmit batch of the output side (worker_tx()) or is freed, and is
+ * counted under exactly one cause. now_ms: the worker's clock, sampled once
+ * per loop. */
 void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 			 enum worker_side from, uint64_t now_ms);
 
@@ -91,6 +94,10 @@ unsigned worker_id(const struct worker *w);
 uint32_t worker_flow_count(const struct worker *w);
 /* Byte blocks in use (partial lines, held segments, long HELOs). */
 uint32_t worker_blocks_in_use(const struct worker *w);
+/* Packets received or injected and not yet transmitted or freed: those in
+ * the transmit batches (the accounting identity's "held"; readable from
+ * any thread, a few packets old). */
+uint32_t worker_held(const struct worker *w);
 
 /* Milliseconds since an arbitrary epoch, from the TSC. */
 uint64_t worker_clock_ms(void);

@@ -77,7 +77,7 @@ static void drop_line(struct smtp_session *s, const struct smtp_env *env)
 	s->line_len = 0;
 }
 
-static enum smtp_status give_up(struct smtp_session *s, const struct smtp_env *env,
+static enum smtp_status stop_tracking(struct smtp_session *s, const struct smtp_env *env,
                                 enum smtp_stop why)
 {
 	drop_line(s, env);
@@ -210,7 +210,7 @@ static enum smtp_status on_line(struct smtp_session *s, const struct smtp_env *e
 	if (s->state == SMTP_STATE_AUTH_RESPONSE) {
 		/* RFC 4954 4: after 334 the line is SASL data, answered like AUTH. */
 		if (!queue_push(s, SMTP_VERB_AUTH))
-			return give_up(s, env, SMTP_STOP_PIPELINE_OVERFLOW);
+			return stop_tracking(s, env, SMTP_STOP_PIPELINE_OVERFLOW);
 		s->state = SMTP_STATE_AUTH_WAIT;
 		return SMTP_STATUS_CONTINUE;
 	}
@@ -220,11 +220,11 @@ static enum smtp_status on_line(struct smtp_session *s, const struct smtp_env *e
 
 	parse_command(env, line, len, &cmd);
 	if (cmd.verb == SMTP_VERB_COUNT)
-		return give_up(s, env, SMTP_STOP_SCAN_ERROR);
+		return stop_tracking(s, env, SMTP_STOP_SCAN_ERROR);
 	if (cmd.verb == SMTP_VERB_BDAT && !parse_bdat(cmd.arg, cmd.arg_len, &bdat_size))
-		return give_up(s, env, SMTP_STOP_BAD_BDAT_SIZE);
+		return stop_tracking(s, env, SMTP_STOP_BAD_BDAT_SIZE);
 	if (s->npending >= SMTP_PIPELINE_MAX)
-		return give_up(s, env, SMTP_STOP_PIPELINE_OVERFLOW);
+		return stop_tracking(s, env, SMTP_STOP_PIPELINE_OVERFLOW);
 	cmd.seq = seq;
 	cmd.end_seq = end_seq;
 	if (h != NULL && h->on_command != NULL && h->on_command(arg, &cmd) == SMTP_STOP) {
@@ -275,7 +275,7 @@ static enum smtp_status read_lines(struct smtp_session *s, const struct smtp_env
 
 		if (lf == NULL) {
 			if (avail > room)
-				return give_up(s, env, SMTP_STOP_LINE_TOO_LONG);
+				return stop_tracking(s, env, SMTP_STOP_LINE_TOO_LONG);
 			memcpy(buf + s->line_len, p, avail);
 			s->line_len = (uint16_t)(s->line_len + avail);
 			*pp = end;
@@ -301,10 +301,10 @@ static enum smtp_status read_lines(struct smtp_session *s, const struct smtp_env
 
 		if (lf == NULL) {
 			if (avail > env->line_max)
-				return give_up(s, env, SMTP_STOP_LINE_TOO_LONG);
+				return stop_tracking(s, env, SMTP_STOP_LINE_TOO_LONG);
 			uint32_t b = block_pool_get(env->pool);
 			if (b == BLOCK_POOL_NONE)
-				return give_up(s, env, SMTP_STOP_POOL_EXHAUSTED);
+				return stop_tracking(s, env, SMTP_STOP_POOL_EXHAUSTED);
 			memcpy(block_pool_data(env->pool, b), p, avail);
 			s->line_block = b;
 			s->line_len = (uint16_t)avail;
@@ -354,12 +354,12 @@ static enum smtp_status skip_body(struct smtp_session *s, const struct smtp_env 
 	switch (s->u.body.dot) {
 	case DOT_BARE:
 		if (is_crlf(p[0]))
-			return give_up(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
+			return stop_tracking(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
 		s->u.body.dot = DOT_NONE;
 		break;
 	case DOT_CLEAN:
 		if (p[0] == '\n')
-			return give_up(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
+			return stop_tracking(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
 		if (p[0] != '\r') {
 			s->u.body.dot = DOT_NONE;
 			break;
@@ -369,12 +369,12 @@ static enum smtp_status skip_body(struct smtp_session *s, const struct smtp_env 
 			goto more;
 		}
 		if (p[1] != '\n')
-			return give_up(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
+			return stop_tracking(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
 		after = p + 2;
 		goto done;
 	case DOT_CLEAN_CR:
 		if (p[0] != '\n')
-			return give_up(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
+			return stop_tracking(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
 		after = p + 1;
 		goto done;
 	default:
@@ -398,13 +398,13 @@ static enum smtp_status skip_body(struct smtp_session *s, const struct smtp_env 
 		if (!is_crlf(d[1]))
 			continue;
 		if (!clean || d[1] == '\n')
-			return give_up(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
+			return stop_tracking(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
 		if (d + 2 == end) {
 			s->u.body.dot = DOT_CLEAN_CR;
 			break;
 		}
 		if (d[2] != '\n')
-			return give_up(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
+			return stop_tracking(s, env, SMTP_STOP_SMUGGLING_SUSPECT);
 		after = d + 3;
 		goto done;
 	}
@@ -415,7 +415,7 @@ more:
 done:
 	/* The server answers the whole message after the terminator. */
 	if (!queue_push(s, SMTP_VERB_DATA))
-		return give_up(s, env, SMTP_STOP_PIPELINE_OVERFLOW);
+		return stop_tracking(s, env, SMTP_STOP_PIPELINE_OVERFLOW);
 	s->state = SMTP_STATE_COMMAND;
 	s->u.bdat_left = 0;
 	*pp = after;
@@ -455,11 +455,11 @@ enum smtp_status smtp_feed_client(struct smtp_session *s, const struct smtp_env 
 		/* RFC 2920 3.1: DATA, STARTTLS and AUTH end a pipelined group. Bytes
 		 * before their reply may be body, TLS or SASL for the server: give up. */
 		case SMTP_STATE_DATA_WAIT:
-			return give_up(s, env, SMTP_STOP_BYTES_BEFORE_DATA_REPLY);
+			return stop_tracking(s, env, SMTP_STOP_BYTES_BEFORE_DATA_REPLY);
 		case SMTP_STATE_STARTTLS_WAIT:
-			return give_up(s, env, SMTP_STOP_BYTES_AFTER_STARTTLS);
+			return stop_tracking(s, env, SMTP_STOP_BYTES_AFTER_STARTTLS);
 		case SMTP_STATE_AUTH_WAIT:
-			return give_up(s, env, SMTP_STOP_BYTES_BEFORE_AUTH_REPLY);
+			return stop_tracking(s, env, SMTP_STOP_BYTES_BEFORE_AUTH_REPLY);
 		default:
 			return status_of(s);
 		}
@@ -476,7 +476,7 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 	s->reply_code = 0;
 	s->reply_pos = REPLY_DIGIT0;
 	if (s->npending == 0)
-		return give_up(s, env, SMTP_STOP_REPLY_WITHOUT_COMMAND);
+		return stop_tracking(s, env, SMTP_STOP_REPLY_WITHOUT_COMMAND);
 	/* In a wait state the command waited for is the newest one queued (no
 	 * client byte may follow it), so it is answered when it is the last. */
 	bool last = s->npending == 1;
@@ -498,16 +498,16 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 			} else if (is_refusal(code)) {
 				s->state = SMTP_STATE_COMMAND;
 			} else {
-				return give_up(s, env, SMTP_STOP_UNEXPECTED_REPLY);
+				return stop_tracking(s, env, SMTP_STOP_UNEXPECTED_REPLY);
 			}
 		}
 		break;
 	case SMTP_STATE_STARTTLS_WAIT:
 		if (last && verb == SMTP_VERB_STARTTLS) {
 			if (code == 220)
-				return give_up(s, env, SMTP_STOP_TLS_STARTED);
+				return stop_tracking(s, env, SMTP_STOP_TLS_STARTED);
 			if (!is_refusal(code))
-				return give_up(s, env, SMTP_STOP_UNEXPECTED_REPLY);
+				return stop_tracking(s, env, SMTP_STOP_UNEXPECTED_REPLY);
 			s->state = SMTP_STATE_COMMAND;
 		}
 		break;
@@ -521,7 +521,7 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 	/* RFC 3030 2 obliges a server that supports BDAT to read a chunk it
 	 * rejects; one that does not know BDAT reads the chunk as commands. */
 	if (verb == SMTP_VERB_BDAT && code / 100 != 2)
-		return give_up(s, env, SMTP_STOP_BDAT_REJECTED);
+		return stop_tracking(s, env, SMTP_STOP_BDAT_REJECTED);
 	return status_of(s);
 }
 
@@ -557,7 +557,7 @@ enum smtp_status smtp_feed_server(struct smtp_session *s, const struct smtp_env 
 			/* RFC 5321 4.2.1: the first digit is 2 to 5. */
 			if (c < (s->reply_pos == REPLY_DIGIT0 ? '2' : '0') ||
 			    c > (s->reply_pos == REPLY_DIGIT0 ? '5' : '9'))
-				return give_up(s, env, SMTP_STOP_BAD_REPLY);
+				return stop_tracking(s, env, SMTP_STOP_BAD_REPLY);
 			s->reply_code = (uint16_t)(s->reply_code * 10 + (c - '0'));
 			s->reply_pos++;
 		} else if (c == '-') {
@@ -569,7 +569,7 @@ enum smtp_status smtp_feed_server(struct smtp_session *s, const struct smtp_env 
 			if (st == SMTP_STATUS_PASSTHROUGH)
 				return st;
 		} else {
-			return give_up(s, env, SMTP_STOP_BAD_REPLY);
+			return stop_tracking(s, env, SMTP_STOP_BAD_REPLY);
 		}
 	}
 	return status_of(s);

@@ -311,3 +311,30 @@ enum pkt_action pkt_result_action(enum pkt_result result)
 	}
 	return PKT_ACTION_FORWARD;
 }
+
+uint32_t pkt_cut_payload(uint8_t *frame, const struct pkt_info *info, uint32_t keep)
+{
+	uint8_t *ip = frame + info->l3_offset;
+	uint8_t *tcp = frame + info->l4_offset;
+	uint32_t tcp_len = info->payload_offset - info->l4_offset + keep;
+
+	if (info->ip_version == 4) {
+		uint32_t total = info->l4_offset - info->l3_offset + tcp_len;
+		ip[2] = (uint8_t)(total >> 8);
+		ip[3] = (uint8_t)total;
+		ip[10] = ip[11] = 0;
+		uint16_t c = cksum_ipv4_header(ip, info->l4_offset - info->l3_offset);
+		memcpy(ip + 10, &c, 2);
+	} else {
+		/* The payload length counts the extension headers too. */
+		uint32_t plen = info->l4_offset - info->l3_offset - 40 + tcp_len;
+		ip[4] = (uint8_t)(plen >> 8);
+		ip[5] = (uint8_t)plen;
+	}
+	tcp[13] &= (uint8_t)~TCP_FLAG_FIN;
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = info->ip_version == 4 ? cksum_tcp_ipv4(ip + 12, ip + 16, tcp, tcp_len)
+					   : cksum_tcp_ipv6(ip + 8, ip + 24, tcp, tcp_len);
+	memcpy(tcp + 16, &c, 2);
+	return info->payload_offset + keep;
+}

@@ -172,4 +172,12 @@ const char *pkt_result_description(enum pkt_result result);
 /* The defined action for a result; PKT_ACTION_FORWARD when out of range. */
 enum pkt_action pkt_result_action(enum pkt_result result);
 
+/*
+ * Rewrite a parsed TCP segment in place to carry only its first keep payload
+ * bytes (keep <= info->payload_len) and no FIN: IP length, IPv4 header
+ * checksum and TCP checksum are recomputed. Returns the frame's new length
+ * (info->payload_offset + keep); the caller trims the buffer to it.
+ */
+uint32_t pkt_cut_payload(uint8_t *frame, const struct pkt_info *info, uint32_t keep);
+
 #endif

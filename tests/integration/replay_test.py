@@ -72,7 +72,22 @@ def replay(work, name, synth_args, extra=()):
         st = json.load(f)
     check(st["mbufs_in_use"] == 0, f"{name}: every mbuf back in its pool",
           str(st["mbufs_in_use"]))
+    check_accounting(name, st)
     return read_events(expect), read_events(events), st["total"], pcap, out
+
+
+def check_accounting(name, st):
+    """received + injected = transmitted + dropped (by cause) + held, in
+    the total and in every worker; at exit nothing is held."""
+    for label, obj in [("total", st["total"])] + [
+            (f"worker {i}", w) for i, w in enumerate(st["workers"])]:
+        p = obj["packets"]
+        dropped = sum(p["dropped"].values())
+        check(p["received"] + p["injected"] == p["transmitted"] + dropped + p["held"],
+              f"{name}: {label}: every packet ends in one cause",
+              f"received {p['received']} + injected {p['injected']} != transmitted "
+              f"{p['transmitted']} + dropped {dropped} {p['dropped']} + held {p['held']}")
+        check(p["held"] == 0, f"{name}: {label}: nothing held at exit", str(p["held"]))
 
 
 def frames_equal(a, b):
@@ -103,6 +118,34 @@ def case_mix(work):
           str(total["flows_created"]))
     check(total["flows_table_full"] == 0 and total["events_dropped"] == 0,
           "mix: nothing failed open for lack of room")
+
+
+def case_enforce(work):
+    """The mix and a bogus flood replayed in enforce mode: bogus sessions
+    are taken over (the server reset, the client answered), and the
+    accounting closes with the injected segments."""
+    for name, synth in [("enforce-mix", ["--profile", "smtp-mix", "--sessions", "2000",
+                                         "--seed", "11", "--concurrency", "32"]),
+                        ("enforce-flood", ["--profile", "bogus-flood", "--sessions", "500",
+                                           "--seed", "5", "--concurrency", "16"])]:
+        res = replay(work, name, synth, ["--mode", "enforce"])
+        if res is None:
+            continue
+        expected, got, total, pcap, out = res
+        with open(os.path.join(work, name + ".events.jsonl")) as f:
+            evs = [json.loads(line) for line in f]
+        rejected = [e for e in evs if e.get("action") == "rejected" and e.get("command") == "RCPT"]
+        check(total["takeovers"] > 0 and total["injected_packets"] > 0,
+              f"{name}: bogus sessions are taken over",
+              f"takeovers {total['takeovers']} injected {total['injected_packets']}")
+        check(total["takeover_rejected_rcpts"] == len(rejected) and len(rejected) > 0,
+              f"{name}: one rejected event per 550 sent",
+              f"rcpts {total['takeover_rejected_rcpts']} events {len(rejected)}")
+        check(total["packets"]["dropped"]["takeover_dropped"] +
+              total["packets"]["dropped"]["takeover_server_dropped"] +
+              total["packets"]["dropped"]["takeover_answered"] > 0,
+              f"{name}: taken-over sessions' packets never cross helogate")
+        check(total["takeover_no_memory"] == 0, f"{name}: no takeover lacked memory")
 
 
 # Scenario -> (counters that must reach a minimum: the defined outcome,
@@ -250,6 +293,6 @@ def case_errors(work):
 
 with tempfile.TemporaryDirectory(prefix="hg-replay-test-") as work:
     {"mix": case_mix, "scenarios": case_scenarios, "errors": case_errors,
-     "refused": case_refused}[CASE](work)
+     "refused": case_refused, "enforce": case_enforce}[CASE](work)
 print(f"{'OK' if failures == 0 else 'FAILED'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)

@@ -1,0 +1,325 @@
+#include "filter/inspect.h"
+
+#include <string.h>
+
+#include "wire/tcp_seq.h"
+#include "tcp/stream.h"
+#include "smtp/smtp.h"
+#include "filter/enforce.h"
+
+/* What the stream and SMTP callbacks need to know about the segment at
+ * hand, and what they ask the caller to do after the feed. */
+struct feed_ctx {
+	struct session_env *env;
+	struct session *s;
+	const struct flow_key *key;
+	const struct pkt_info *pi;
+	const uint8_t *frame;
+	uint64_t now;
+	bool takeover_started; /* enforce_begin() succeeded during this segment */
+	bool helo_lost;        /* a HELO could not be stored: stop inspecting */
+};
+
+bool inspect_opens_session(const struct pkt_info *pi, bool c2s)
+{
+	return c2s && (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN &&
+	       pi->payload_len == 0;
+}
+
+struct disposition inspect_start(const struct session_env *env, struct session *s,
+				 const struct pkt_info *syn, uint64_t now_ms,
+				 struct session_out *out)
+{
+	session_start(s, syn);
+	env->counters->flows_created++;
+	out->deadline = now_ms + env->params.timeout_syn_ms;
+	return dispose_forward(CAUSE_HANDSHAKE);
+}
+
+struct disposition inspect_unparseable_options(const struct session_env *env,
+					       const struct session *s)
+{
+	if (s == NULL || s->state == SESSION_PASSTHROUGH)
+		return dispose_forward(CAUSE_PASSTHROUGH);
+	env->counters->unparseable_options_passthrough++;
+	return dispose_with_flow(dispose_forward(CAUSE_PASSTHROUGH), DISPOSE_FLOW_PASS);
+}
+
+/* ---- SMTP callbacks -------------------------------------------------------------------- */
+
+static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
+{
+	struct feed_ctx *ctx = arg;
+	struct session_env *env = ctx->env;
+	struct session *s = ctx->s;
+
+	env->counters->commands++;
+	switch (cmd->verb) {
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+		env->counters->helos++;
+		if (!session_store_helo(env, s, cmd->arg, cmd->arg_len)) {
+			env->counters->helo_no_memory++;
+			ctx->helo_lost = true;
+			return SMTP_STOP;
+		}
+		return SMTP_CONTINUE;
+	case SMTP_VERB_RCPT:
+	case SMTP_VERB_STARTTLS: {
+		/* At STARTTLS nothing more can be seen after a 220: judge now,
+		 * without a recipient. */
+		bool rcpt = cmd->verb == SMTP_VERB_RCPT;
+		enum verdict_reason reason = session_judge(env, s, ctx->key, rcpt ? cmd->arg : NULL,
+							   rcpt ? cmd->arg_len : 0);
+		if (reason == VERDICT_OK)
+			return SMTP_CONTINUE;
+		if (env->params.enforce &&
+		    enforce_begin(env, s, ctx->pi, ctx->frame, cmd, reason, ctx->now)) {
+			ctx->takeover_started = true;
+			return SMTP_STOP;
+		}
+		session_event(env, s, ctx->key, rcpt ? "RCPT" : "STARTTLS", reason,
+			      EVENT_ACTION_DETECTED, rcpt ? cmd->arg : NULL, rcpt ? cmd->arg_len : 0);
+		return SMTP_CONTINUE;
+	}
+	default:
+		return SMTP_CONTINUE;
+	}
+}
+
+static void on_reply(void *arg, const struct smtp_reply *reply)
+{
+	struct feed_ctx *ctx = arg;
+
+	(void)reply;
+	ctx->env->counters->replies++;
+}
+
+static const struct smtp_handler smtp_handler = {
+	.on_command = on_command,
+	.on_reply = on_reply,
+};
+
+static bool deliver(struct feed_ctx *ctx, bool c2s, uint32_t seq, const uint8_t *data,
+		    uint32_t len)
+{
+	struct session *s = ctx->s;
+
+	if (s->state != SESSION_INSPECTING || ctx->helo_lost)
+		return false;
+	uint64_t t0 = session_prof_start(ctx->env);
+	enum smtp_status st = c2s ? smtp_feed_client(&s->smtp, &ctx->env->smtp, &smtp_handler,
+						     ctx, seq, data, len)
+				  : smtp_feed_server(&s->smtp, &ctx->env->smtp, &smtp_handler,
+						     ctx, seq, data, len);
+	session_prof_add(ctx->env, WORKER_STAGE_SMTP, t0);
+	/* A message body is not inspected, so its copies need not be held. */
+	stream_dir_set_hold(&s->c2s, !smtp_in_body(&s->smtp));
+	return st == SMTP_STATUS_CONTINUE;
+}
+
+static bool deliver_client(void *arg, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+	return deliver(arg, true, seq, data, len);
+}
+
+static bool deliver_server(void *arg, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+	return deliver(arg, false, seq, data, len);
+}
+
+/* ---- TCP ------------------------------------------------------------------------------- */
+
+/* The packet leaves: note its FIN, end the session when both sides closed,
+ * else set its timer. d's flow field may already say PASS. */
+static struct disposition leave(const struct session_env *env, struct session *s,
+				const struct pkt_info *pi, bool c2s, uint64_t now,
+				struct disposition d, struct session_out *out)
+{
+	if (pi->tcp_flags & TCP_FLAG_FIN)
+		conn_note_fin(&s->tcp, c2s);
+	if (conn_closed(&s->tcp)) {
+		/* Both sides closed: the last ACK needs no state (it is forwarded
+		 * untracked). */
+		env->counters->flows_closed++;
+		return dispose_with_flow(d, DISPOSE_FLOW_FREE);
+	}
+	out->deadline = now + (conn_closing(&s->tcp) ? env->params.timeout_closing_ms
+						     : env->params.timeout_idle_ms);
+	return d;
+}
+
+/* RFC 5961 3.2: a RST is acceptable only at exactly the next expected
+ * sequence number; elsewhere in the window the receiver answers with a
+ * challenge ACK and stays; outside the window it ignores the RST. */
+static struct disposition segment_rst(const struct session_env *env, const struct session *s,
+				      const struct pkt_info *pi, bool c2s)
+{
+	bool synchronized = s->state != SESSION_SYN_SENT;
+	uint32_t expected = 0;
+
+	if (s->state == SESSION_INSPECTING)
+		expected = stream_dir_next_seq(c2s ? &s->c2s : &s->s2c);
+	else if (synchronized)
+		expected = c2s ? s->tcp.server_ack : s->tcp.client_ack;
+	switch (conn_judge_rst(&s->tcp, pi, c2s, synchronized, expected)) {
+	case CONN_RST_ACCEPT:
+		env->counters->flows_reset++;
+		return dispose_with_flow(dispose_forward(CAUSE_RST_ACCEPTED), DISPOSE_FLOW_FREE);
+	case CONN_RST_CHALLENGE:
+		return dispose_forward(CAUSE_RST_IN_WINDOW);
+	case CONN_RST_IGNORE:
+		break;
+	}
+	return dispose_drop(CAUSE_RST_OUT_OF_WINDOW);
+}
+
+static struct disposition segment_syn(const struct session_env *env, struct session *s,
+				      const struct pkt_info *pi, bool c2s, uint64_t now,
+				      struct session_out *out)
+{
+	bool ack = (pi->tcp_flags & TCP_FLAG_ACK) != 0;
+
+	if (c2s && !ack) {
+		if (s->state == SESSION_SYN_SENT && pi->seq == s->tcp.client_isn) {
+			env->counters->syn_retransmitted++;
+		} else {
+			/* A new connection on a reused tuple replaces the old state. */
+			session_release(env, s);
+			session_start(s, pi);
+			env->counters->flows_created++;
+		}
+		out->deadline = now + env->params.timeout_syn_ms;
+		return dispose_forward(CAUSE_HANDSHAKE);
+	}
+	if (!c2s && ack) {
+		if (s->state == SESSION_SYN_SENT && conn_synack_matches(&s->tcp, pi)) {
+			session_establish(s, pi, now);
+			out->deadline = now + env->params.timeout_idle_ms;
+			return dispose_forward(CAUSE_HANDSHAKE);
+		}
+		if (s->state != SESSION_SYN_SENT && pi->seq == s->tcp.server_isn) {
+			env->counters->syn_retransmitted++;
+			return dispose_forward(CAUSE_HANDSHAKE);
+		}
+	}
+	return dispose_forward(CAUSE_HANDSHAKE_OTHER);
+}
+
+static enum packet_cause drop_cause(enum stream_verdict v)
+{
+	switch (v) {
+	case STREAM_DROP_CONFLICT:
+		return CAUSE_STREAM_CONFLICT;
+	case STREAM_DROP_OUT_OF_WINDOW:
+		return CAUSE_STREAM_OUT_OF_WINDOW;
+	default:
+		return CAUSE_STREAM_OOO_FULL;
+	}
+}
+
+/* A segment of an established (or passed-through) session. */
+static struct disposition segment_established(struct session_env *env, struct session *s,
+					      const struct flow_key *key,
+					      const struct pkt_info *pi, const uint8_t *frame,
+					      bool c2s, uint64_t now, struct session_out *out)
+{
+	struct worker_counters *cnt = env->counters;
+	bool fin = (pi->tcp_flags & TCP_FLAG_FIN) != 0;
+
+	/* The acknowledgement and window this segment carries are about the
+	 * other direction; kept even when not inspecting, to judge RSTs. */
+	conn_note(&s->tcp, pi, c2s, now);
+	if (s->state == SESSION_PASSTHROUGH)
+		return leave(env, s, pi, c2s, now, dispose_forward(CAUSE_PASSTHROUGH), out);
+	struct disposition pass = dispose_with_flow(dispose_forward(CAUSE_PASSTHROUGH),
+						    DISPOSE_FLOW_PASS);
+	if ((pi->tcp_flags & TCP_FLAG_URG) && pi->payload_len > 0) {
+		/* Urgent data may or may not be inline at the receiver
+		 * (RFC 6093): its stream is ambiguous. */
+		cnt->urgent_passthrough++;
+		return leave(env, s, pi, c2s, now, pass, out);
+	}
+	if ((pi->tcp_flags & TCP_FLAG_ACK) &&
+	    !stream_dir_ack(c2s ? &s->s2c : &s->c2s, env->pool, pi->ack)) {
+		cnt->stream_verdicts[STREAM_PASSTHROUGH]++;
+		return leave(env, s, pi, c2s, now, pass, out);
+	}
+	if (pi->payload_len == 0 && !fin) {
+		cnt->stream_verdicts[STREAM_EMPTY]++;
+		out->deadline = now + env->params.timeout_idle_ms;
+		return dispose_forward(CAUSE_INSPECTED);
+	}
+	struct feed_ctx ctx = {.env = env, .s = s, .key = key, .pi = pi, .frame = frame, .now = now};
+	struct stream_dir *dir = c2s ? &s->c2s : &s->s2c;
+	uint32_t recv_ack = c2s ? s->tcp.server_ack : s->tcp.client_ack;
+	uint32_t recv_wnd = c2s ? s->tcp.server_wnd : s->tcp.client_wnd;
+	uint64_t t0 = session_prof_start(env);
+	enum stream_verdict v = stream_dir_segment(dir, env->pool, pi->seq,
+						   frame + pi->payload_offset, pi->payload_len,
+						   fin, (uint64_t)(uint32_t)(recv_ack + recv_wnd),
+						   c2s ? deliver_client : deliver_server, &ctx);
+	session_prof_add(env, WORKER_STAGE_REASSEMBLY, t0);
+	cnt->stream_verdicts[v]++;
+	if (ctx.takeover_started)
+		return enforce_started(env, s, key, pi, now, out);
+	if (ctx.helo_lost)
+		return leave(env, s, pi, c2s, now, pass, out);
+	switch (stream_verdict_action(v)) {
+	case STREAM_ACTION_FORWARD:
+	case STREAM_ACTION_CALLER:
+		break;
+	case STREAM_ACTION_FAIL_OPEN:
+		return leave(env, s, pi, c2s, now, pass, out);
+	case STREAM_ACTION_DROP_TAINT:
+		if (!(s->flags & SESSION_F_TAINTED))
+			cnt->flows_tainted++;
+		s->flags |= SESSION_F_TAINTED;
+		return dispose_drop(drop_cause(v));
+	case STREAM_ACTION_DROP:
+		return dispose_drop(drop_cause(v));
+	}
+	/* A session the SMTP tracker gave up is passed through. */
+	if (smtp_session_status(&s->smtp) == SMTP_STATUS_PASSTHROUGH) {
+		cnt->smtp_stops[smtp_session_stop_reason(&s->smtp)]++;
+		return leave(env, s, pi, c2s, now, pass, out);
+	}
+	return leave(env, s, pi, c2s, now, dispose_forward(CAUSE_INSPECTED), out);
+}
+
+struct disposition inspect_segment(struct session_env *env, struct session *s,
+				   const struct flow_key *key, const struct pkt_info *pi,
+				   const uint8_t *frame, bool c2s, uint64_t now_ms,
+				   struct session_out *out)
+{
+	uint8_t flags = pi->tcp_flags;
+	bool takeover = (s->flags & SESSION_F_TAKEOVER) != 0;
+
+	/* A takeover owns its session's segments, except the server's owed
+	 * replies while it waits for quiet: they take the ordinary path. */
+	if (takeover && (c2s || (flags & TCP_FLAG_RST) || !enforce_waiting(env, s)))
+		return enforce_segment(env, s, key, pi, frame, c2s, now_ms, out);
+	if (flags & TCP_FLAG_RST)
+		return segment_rst(env, s, pi, c2s);
+	if (flags & TCP_FLAG_SYN)
+		return segment_syn(env, s, pi, c2s, now_ms, out);
+	if (s->state == SESSION_SYN_SENT) {
+		/* Nothing but SYN, SYN-ACK and RST belongs before the handshake. */
+		return dispose_forward(CAUSE_HANDSHAKE_OTHER);
+	}
+	struct disposition d = segment_established(env, s, key, pi, frame, c2s, now_ms, out);
+	/* A takeover waiting for the server's owed replies may go now. */
+	if (takeover && d.flow == DISPOSE_FLOW_KEEP)
+		enforce_check_quiet(env, s, key, now_ms, out);
+	return d;
+}
+
+enum dispose_flow inspect_timer(struct session_env *env, struct session *s,
+				const struct flow_key *key, uint64_t now_ms,
+				struct session_out *out)
+{
+	if (s->flags & SESSION_F_TAKEOVER)
+		return enforce_timer(env, s, key, now_ms, out);
+	env->counters->flows_expired++;
+	return DISPOSE_FLOW_FREE;
+}

@@ -1,0 +1,181 @@
+#include "filter/session.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tcp/block_pool.h"
+#include "smtp/rcpt.h"
+
+void session_start(struct session *s, const struct pkt_info *syn)
+{
+	memset(s, 0, offsetof(struct session, helo));
+	s->state = SESSION_SYN_SENT;
+	s->helo_block = BLOCK_POOL_NONE;
+	s->takeover_block = BLOCK_POOL_NONE;
+	/* Both directions and the SMTP session start out holding no block, so
+	 * freeing a record before its SYN-ACK (RST, SYN timeout, a session
+	 * passed through early) returns nothing: a zeroed record would name
+	 * block 0. */
+	stream_dir_init(&s->c2s, syn->seq + 1, false);
+	stream_dir_init(&s->s2c, 0, false);
+	smtp_session_init(&s->smtp);
+	conn_start(&s->tcp, syn);
+}
+
+void session_establish(struct session *s, const struct pkt_info *synack, uint64_t now_ms)
+{
+	conn_establish(&s->tcp, synack, now_ms);
+	stream_dir_init(&s->c2s, s->tcp.client_isn + 1, true);
+	stream_dir_init(&s->s2c, s->tcp.server_isn + 1, false);
+	smtp_session_init(&s->smtp);
+	s->state = SESSION_INSPECTING;
+}
+
+void session_release(const struct session_env *env, struct session *s)
+{
+	stream_dir_release(&s->c2s, env->pool);
+	stream_dir_release(&s->s2c, env->pool);
+	smtp_session_release(&s->smtp, env->pool);
+	if (s->flags & SESSION_F_TAKEOVER) {
+		block_pool_put(env->pool, s->takeover_block);
+		s->takeover_block = BLOCK_POOL_NONE;
+		s->flags &= (uint8_t)~SESSION_F_TAKEOVER;
+	}
+	if (s->flags & SESSION_F_HELO_BLOCK) {
+		block_pool_put(env->pool, s->helo_block);
+		s->helo_block = BLOCK_POOL_NONE;
+		s->flags &= (uint8_t)~SESSION_F_HELO_BLOCK;
+	}
+}
+
+/* Stop inspecting: the session is forwarded untouched until it ends, and is
+ * never taken over. Its memory is returned now. */
+void session_pass(const struct session_env *env, struct session *s)
+{
+	if (s->state == SESSION_PASSTHROUGH)
+		return;
+	session_release(env, s);
+	s->state = SESSION_PASSTHROUGH;
+	env->counters->flows_passed++;
+}
+
+const char *session_helo(const struct session_env *env, const struct session *s)
+{
+	if (s->flags & SESSION_F_HELO_BLOCK)
+		return (const char *)block_pool_data(env->pool, s->helo_block);
+	return s->helo;
+}
+
+bool session_store_helo(const struct session_env *env, struct session *s, const uint8_t *arg,
+			uint32_t len)
+{
+	if (s->flags & SESSION_F_HELO_BLOCK) {
+		block_pool_put(env->pool, s->helo_block);
+		s->helo_block = BLOCK_POOL_NONE;
+		s->flags &= (uint8_t)~SESSION_F_HELO_BLOCK;
+	}
+	if (len > SESSION_HELO_INLINE_MAX) {
+		uint32_t block = block_pool_get(env->pool);
+		if (block == BLOCK_POOL_NONE)
+			return false;
+		if (len > block_pool_block_size(env->pool))
+			len = block_pool_block_size(env->pool); /* line_max <= block size: cannot happen */
+		memcpy(block_pool_data(env->pool, block), arg, len);
+		s->helo_block = block;
+		s->flags |= SESSION_F_HELO_BLOCK;
+	} else {
+		memcpy(s->helo, arg, len);
+	}
+	s->helo_len = (uint16_t)len;
+	s->flags |= SESSION_F_HELO;
+	return true;
+}
+
+static bool pattern_banned(void *arg, const char *name, size_t len)
+{
+	const struct session_env *env = arg;
+
+	return scan_patterns_match(env->patterns, env->scratch, name, len);
+}
+
+/* A session that never said HELO/EHLO is judged on an empty name, which is
+ * `invalid` (RFC 5321 4.1.4: a session starts with EHLO or HELO). */
+enum verdict_reason session_judge(struct session_env *env, const struct session *s,
+				  const struct flow_key *key, const uint8_t *rcpt, uint32_t rcpt_len)
+{
+	memcpy(env->server_ips[0].bytes, key->server, 16);
+	env->server_ips[0].family = key->family;
+	struct verdict_context vc = {
+		.server_ips = env->server_ips,
+		.n_server_ips = env->n_server_ips,
+		.rcpt = (const char *)rcpt,
+		.rcpt_len = rcpt_len,
+		.local_domains = env->local_domains,
+		.n_local_domains = env->n_local_domains,
+		.banlist = env->banlist,
+		.suffixes = env->suffixes,
+		.banned_pattern = env->patterns ? pattern_banned : NULL,
+		.banned_pattern_arg = env,
+	};
+	uint64_t t0 = session_prof_start(env);
+	enum verdict_reason reason = verdict_judge_helo(session_helo(env, s), s->helo_len, &vc);
+	session_prof_add(env, WORKER_STAGE_VERDICT, t0);
+	env->counters->judged++;
+	env->counters->verdicts[reason]++;
+	return reason;
+}
+
+/* The recipient an event names: the mailbox rcpt_parse() finds, else (NUL
+ * bytes, broken quoting) the text between the angle brackets or all of it,
+ * bytes as they are. */
+static void event_rcpt(struct event *e, const uint8_t *rcpt, uint32_t len)
+{
+	struct rcpt_address addr;
+
+	if (rcpt_parse((const char *)rcpt, len, &addr)) {
+		event_set_rcpt(e, addr.mailbox, addr.mailbox_len);
+		return;
+	}
+	const uint8_t *a = rcpt, *end = rcpt + len;
+	while (a < end && (*a == ' ' || *a == '\t'))
+		a++;
+	if (a < end && *a == '<') {
+		const uint8_t *close = memchr(a + 1, '>', (size_t)(end - a - 1));
+		if (close != NULL) {
+			end = close;
+			a++;
+		}
+	}
+	event_set_rcpt(e, a, (size_t)(end - a));
+}
+
+void session_event(const struct session_env *env, const struct session *s,
+		   const struct flow_key *key, const char *command, enum verdict_reason reason,
+		   enum event_action action, const uint8_t *rcpt, uint32_t rcpt_len)
+{
+	struct event *e = event_ring_reserve(env->events);
+	struct timespec now;
+
+	if (e == NULL) {
+		env->counters->events_dropped++;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	e->ts_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	e->worker = env->worker_id;
+	e->action = (uint8_t)action;
+	e->reason = (uint8_t)reason;
+	memcpy(e->client.bytes, key->client, 16);
+	memcpy(e->server.bytes, key->server, 16);
+	e->client.family = e->server.family = key->family;
+	e->client_port = key->client_port;
+	e->server_port = key->server_port;
+	snprintf(e->command, sizeof(e->command), "%s", command);
+	event_set_helo(e, session_helo(env, s), s->helo_len);
+	if (rcpt != NULL)
+		event_rcpt(e, rcpt, rcpt_len);
+	event_ring_commit(env->events);
+	env->counters->events_written++;
+}

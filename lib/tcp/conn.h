@@ -1,0 +1,93 @@
+/*
+ * conn: the TCP state of both endpoints of one tracked session, as a
+ * receiver would keep it: the ISNs, each side's latest acknowledgement and
+ * window (scaled per RFC 7323 2.2), timestamps (RFC 7323 3), the client's
+ * MSS, which side sent a FIN, and the RFC 5961 rules for accepting a RST.
+ *
+ * Owns:    struct conn, inside the session record.
+ * Never:   sees an mbuf or a byte stream; allocates; decides what happens
+ *          to a packet (it answers questions, inspect and enforce decide).
+ * Threads: one worker.
+ */
+#ifndef HG_CONN_H
+#define HG_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wire/pkt.h"
+
+#define CONN_F_CLIENT_WS 0x01 /* the client's SYN offered window scaling */
+#define CONN_F_CLIENT_TS 0x02 /* the client's SYN offered timestamps */
+#define CONN_F_TS 0x04        /* both SYNs carried timestamps: segments carry them (RFC 7323 3.2) */
+#define CONN_F_FIN_C2S 0x08   /* the client sent its FIN */
+#define CONN_F_FIN_S2C 0x10   /* the server sent its FIN */
+
+struct conn {
+	uint32_t client_isn, server_isn;
+	uint32_t client_ack, server_ack; /* left edges of each side's receive window */
+	uint32_t client_wnd, server_wnd; /* windows, already scaled */
+	uint32_t client_tsval, server_tsval; /* latest TSval of each side */
+	uint32_t server_ts_ms;               /* worker clock (ms) when server_tsval was seen */
+	uint16_t server_wnd_raw;             /* the server's last window field, unscaled */
+	uint16_t client_mss;
+	uint8_t client_wscale, server_wscale; /* negotiated shifts (RFC 7323 2.2) */
+	uint8_t flags;                        /* CONN_F_* */
+};
+
+/* A client SYN opens the connection. */
+void conn_start(struct conn *c, const struct pkt_info *syn);
+
+/* True when a SYN-ACK from the server answers this connection's SYN. */
+bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack);
+
+/* The server's SYN-ACK: both ISNs known, options negotiated. */
+void conn_establish(struct conn *c, const struct pkt_info *synack, uint64_t now_ms);
+
+/* The acknowledgement, window and timestamp a segment carries about its
+ * sender (c2s: from the client). */
+void conn_note(struct conn *c, const struct pkt_info *pi, bool c2s, uint64_t now_ms);
+
+/* A FIN from the client (c2s) or the server was accepted and forwarded. */
+static inline void conn_note_fin(struct conn *c, bool c2s)
+{
+	c->flags |= c2s ? CONN_F_FIN_C2S : CONN_F_FIN_S2C;
+}
+
+/* Both sides sent their FIN. */
+static inline bool conn_closed(const struct conn *c)
+{
+	return (c->flags & (CONN_F_FIN_C2S | CONN_F_FIN_S2C)) == (CONN_F_FIN_C2S | CONN_F_FIN_S2C);
+}
+
+/* Either side sent its FIN. */
+static inline bool conn_closing(const struct conn *c)
+{
+	return (c->flags & (CONN_F_FIN_C2S | CONN_F_FIN_S2C)) != 0;
+}
+
+/* What the receiver of a RST does with it (RFC 5961 3.2, RFC 9293 3.10.7). */
+enum conn_rst {
+	CONN_RST_ACCEPT,    /* exactly the next expected sequence number: the connection ends */
+	CONN_RST_CHALLENGE, /* inside the window: the receiver answers with a challenge ACK */
+	CONN_RST_IGNORE,    /* outside the window: ignored */
+};
+
+/*
+ * Judge a RST from the client (c2s) or the server. synchronized: the
+ * handshake completed; expected: then, the receiver's next expected
+ * sequence number (the stream's when tracked, else the last
+ * acknowledgement). Before the handshake only the server's refusal
+ * (RST+ACK of the SYN) or the client's RST at ISN+1 are accepted.
+ */
+enum conn_rst conn_judge_rst(const struct conn *c, const struct pkt_info *rst, bool c2s,
+			     bool synchronized, uint32_t expected);
+
+/* The server's TSval now, continuing its clock at 1 kHz (Linux's and the
+ * BSDs' rate) from the last one seen. */
+static inline uint32_t conn_server_tsval(const struct conn *c, uint64_t now_ms)
+{
+	return c->server_tsval + (uint32_t)(now_ms - c->server_ts_ms);
+}
+
+#endif
