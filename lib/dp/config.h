@@ -60,7 +60,7 @@ struct config {
 	struct takeover_texts replies; /* the 550 reply per reason (--reply REASON=TEXT) */
 };
 
-/* Fill cfg with the defaults (detect mode, inline ports 0 and 1, port 25). */
+/* Fill cfg with the defaults (enforce mode, inline ports 0 and 1, port 25). */
 void config_defaults(struct config *cfg);
 
 /* Parse the application's arguments (argv[0] is the program name; EAL's own

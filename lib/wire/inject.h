@@ -44,7 +44,8 @@ struct inject_segment {
 	uint16_t window; /* as on the wire (already shifted by the sender's scale) */
 	bool timestamps; /* add NOP, NOP, TS option (RFC 7323 3) */
 	uint32_t tsval, tsecr;
-	/* SYN options (the synthesizer's handshakes): when mss is non-zero the
+	/* SYN options (for handshakes that tests and the synthesizer build;
+	 * helogate itself never sends a SYN): when mss is non-zero the
 	 * segment carries MSS, SACK-permitted, timestamps and window scale
 	 * (wscale) in Linux's layout, 20 bytes, instead of the option above. */
 	uint16_t mss;
