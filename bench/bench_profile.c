@@ -289,7 +289,9 @@ int bench_profile_synth(struct bench_profile *p, const char *name, uint32_t sess
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	synth_params_default(&sp);
-	if (!synth_profile_from_name(name, &sp.profile)) {
+	/* "enforce" is the bogus flood, taken over (the caller sets the mode). */
+	const char *synth_name = strcmp(name, "enforce") == 0 ? "bogus-flood" : name;
+	if (!synth_profile_from_name(synth_name, &sp.profile)) {
 		snprintf(err, err_size, "unknown profile '%s'", name);
 		return -1;
 	}

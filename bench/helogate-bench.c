@@ -173,8 +173,8 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: helogate-bench [EAL options] -- [options]\n"
-	    "  --profile NAME      smtp-mix, smtp-commands, bogus-flood, non-smtp or all (default "
-	    "all)\n"
+	    "  --profile NAME      smtp-mix, smtp-commands, bogus-flood, non-smtp, enforce (the\n"
+	    "                      bogus flood taken over) or all (default all)\n"
 	    "  --pcap FILE         replay a capture instead (no expected verdicts)\n"
 	    "  --concurrent C      sessions open at once, over all workers (default 10000)\n"
 	    "  --sessions S        template sessions synthesized (default 4096; at most C per "
@@ -184,8 +184,8 @@ static void usage(FILE *out)
 	    "  --batch B           frames prepared, then handed in (default 1024, at most S)\n"
 	    "  --stagger R         warm-up rounds over which the sessions start (default 32, <= "
 	    "255)\n"
-	    "  --mode M            detect or enforce (default: enforce for bogus-flood, else "
-	    "detect)\n"
+	    "  --mode M            detect or enforce (default: enforce for the enforce profile, "
+	    "else detect)\n"
 	    "  --interleave K      sessions in progress at once inside the synthesized capture "
 	    "(32)\n"
 	    "  --body-max N        largest smtp-mix body in bytes (default 16384)\n"
@@ -397,8 +397,8 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		return 2;
 	}
 	enum config_mode mode = o->mode >= 0                       ? (enum config_mode)o->mode
-	                        : strcmp(name, "bogus-flood") == 0 ? CONFIG_MODE_ENFORCE
-	                                                           : CONFIG_MODE_DETECT;
+	                        : strcmp(name, "enforce") == 0 ? CONFIG_MODE_ENFORCE
+	                                                       : CONFIG_MODE_DETECT;
 	if (mode == CONFIG_MODE_ENFORCE && prof.has_events &&
 	    bench_profile_cut_at_takeover(&prof, err, sizeof(err)) != 0) {
 		fprintf(stderr, "helogate-bench: %s\n", err);
@@ -704,13 +704,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "helogate-bench: %s: %s\n", o.json, strerror(errno));
 		return 2;
 	}
-	static const char *const all[] = {"smtp-mix", "smtp-commands", "bogus-flood", "non-smtp"};
-	const char *names[4];
+	static const char *const all[] = {"smtp-mix", "smtp-commands", "bogus-flood", "non-smtp",
+	                                  "enforce"};
+	const char *names[5];
 	int n_names = 0;
 	if (o.pcap)
 		names[n_names++] = o.pcap;
 	else if (strcmp(o.profile, "all") == 0)
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			names[n_names++] = all[i];
 	else
 		names[n_names++] = o.profile;
