@@ -548,3 +548,8 @@ def helogate_exit_checks(t, lab):
         return
     t.equal(st.get("mbufs_in_use"), 0, "helogate: every mbuf back in its pool")
     t.equal(st["total"].get("tx_failed"), 0, "helogate: no frame failed to send")
+    p = st["total"]["packets"]
+    dropped = sum(p["dropped"].values())
+    t.check(p["received"] + p["injected"] == p["transmitted"] + dropped + p["held"],
+            "helogate: every packet ended in one cause (received + injected = transmitted + "
+            "dropped + held)", json.dumps(p))
