@@ -231,6 +231,8 @@ static void worker_apply(struct worker *w, struct rte_mbuf *m, const struct pkt_
 {
 	enum packet_cause cause = (enum packet_cause)d.cause;
 
+	if (d.normalize & DISPOSE_CLEAR_URG)
+		pkt_clear_urgent(rte_pktmbuf_mtod(m, uint8_t *), pi);
 	switch ((enum dispose_pkt)d.pkt) {
 	case DISPOSE_FORWARD_CUT: {
 		uint32_t len = pkt_cut_payload(rte_pktmbuf_mtod(m, uint8_t *), pi, d.keep);
@@ -345,7 +347,6 @@ static void classify_packet(struct worker *w, struct rte_mbuf *m, enum worker_si
 		c->d = dispose_drop(CAUSE_MALFORMED);
 		return;
 	case PKT_ACTION_INSPECT:
-	case PKT_ACTION_PASS_FLOW:
 		break;
 	}
 	/* Which side is the client: the side talking to an SMTP port. From the
@@ -404,10 +405,6 @@ static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_sid
 	session_prof_add(&w->env, WORKER_STAGE_FLOW, t0);
 	struct session *s = idx >= 0 ? flow_table_record(w->flows, idx) : NULL;
 
-	if (c->action == PKT_ACTION_PASS_FLOW) {
-		worker_apply(w, m, pi, from, idx, inspect_unparseable_options(&w->env, s));
-		return;
-	}
 	if (!checksum_ok(w, m, frame, pi)) {
 		worker_apply(w, m, pi, from, -1, dispose_drop(CAUSE_BAD_CHECKSUM));
 		return;

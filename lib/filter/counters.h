@@ -33,9 +33,9 @@
 	X(flows_expired, "sessions freed by a timer")                                                \
 	X(flows_passed, "sessions no longer inspected (reason: passthrough, stream or urgent counters)") \
 	X(syn_retransmitted, "SYN or SYN-ACK retransmissions")                                       \
-	X(urgent_passthrough, "sessions given up because of urgent data")                            \
-	X(unparseable_options_passthrough, "sessions given up because a segment had unparseable TCP options") \
-	X(flows_tainted, "sessions with conflicting retransmissions: never taken over")              \
+	X(urgent_cleared, "segments whose URG flag and urgent pointer helogate cleared (all bytes inline)") \
+	X(new_syns_ignored, "SYNs with another ISN on a synchronized session: forwarded for the server's challenge ACK, session kept (RFC 5961 4.2)") \
+	X(flows_replaced, "sessions restarted because the server accepted a new SYN on their tuple") \
 	X(helo_no_memory, "HELOs too long to store inline with no free block: session given up")    \
 	X(commands, "SMTP command lines parsed")                                                     \
 	X(replies, "SMTP replies parsed")                                                            \
@@ -43,7 +43,6 @@
 	X(judged, "HELO verdicts taken (at RCPT TO or STARTTLS)")                                    \
 	X(events_written, "events handed to the writer")                                             \
 	X(takeovers, "bogus sessions taken over: server reset, client answered by helogate")         \
-	X(takeover_tainted, "bogus sessions not taken over because they were tainted: let through")  \
 	X(takeover_no_memory, "bogus sessions not taken over for want of a pool block: let through") \
 	X(takeover_unsupported, "bogus sessions not taken over: the line ended in held out-of-order bytes, or the L2 header is too long") \
 	X(takeover_not_quiet, "bogus sessions let through: no quiet point within --takeover-wait")  \

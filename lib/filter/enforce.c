@@ -218,12 +218,6 @@ bool enforce_begin(const struct session_env *env, struct session *s, const struc
 		   const uint8_t *frame, const struct smtp_command *cmd, enum verdict_reason reason,
 		   uint64_t now_ms)
 {
-	if (s->flags & SESSION_F_TAINTED) {
-		/* Someone raced conflicting bytes into this session: never
-		 * let that get a sender rejected (reliability rule 4). */
-		env->counters->takeover_tainted++;
-		return false;
-	}
 	/* The command must end inside this segment (not in held out-of-order
 	 * bytes): its tail is what we keep from the server. */
 	if (!seq_leq(cmd->end_seq, pi->seq + pi->payload_len) || (s->flags & SESSION_F_TAKEOVER)) {

@@ -22,8 +22,15 @@ struct feed_ctx {
 
 bool inspect_opens_session(const struct pkt_info *pi, bool c2s)
 {
-	return c2s && (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN &&
-	       pi->payload_len == 0;
+	return c2s && (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
+}
+
+/* A client SYN goes on without its data (TCP Fast Open, RFC 7413): a server
+ * that did not acknowledge it never had it, so the client sends it again
+ * after the handshake (RFC 7413 3) and it is parsed then like any data. */
+static struct disposition forward_syn(const struct pkt_info *syn, enum packet_cause cause)
+{
+	return syn->payload_len > 0 ? dispose_cut(CAUSE_SYN_DATA, 0) : dispose_forward(cause);
 }
 
 struct disposition inspect_start(const struct session_env *env, struct session *s,
@@ -33,17 +40,11 @@ struct disposition inspect_start(const struct session_env *env, struct session *
 	session_start(s, syn);
 	env->counters->flows_created++;
 	out->deadline = now_ms + env->params.timeout_syn_ms;
-	return dispose_forward(CAUSE_HANDSHAKE);
+	return forward_syn(syn, CAUSE_HANDSHAKE);
 }
 
-struct disposition inspect_unparseable_options(const struct session_env *env,
-					       const struct session *s)
-{
-	if (s == NULL || s->state == SESSION_PASSTHROUGH)
-		return dispose_forward(CAUSE_PASSTHROUGH);
-	env->counters->unparseable_options_passthrough++;
-	return dispose_with_flow(dispose_forward(CAUSE_PASSTHROUGH), DISPOSE_FLOW_PASS);
-}
+static struct disposition with_urgent_cleared(const struct session_env *env,
+					      const struct pkt_info *pi, struct disposition d);
 
 /* ---- SMTP callbacks -------------------------------------------------------------------- */
 
@@ -157,12 +158,24 @@ static struct disposition segment_rst(const struct session_env *env, const struc
 {
 	bool synchronized = s->state != SESSION_SYN_SENT;
 	uint32_t expected = 0;
+	enum conn_rst verdict;
 
-	if (s->state == SESSION_INSPECTING)
+	if (s->state == SESSION_INSPECTING) {
 		expected = stream_dir_next_seq(c2s ? &s->c2s : &s->s2c);
-	else if (synchronized)
-		expected = c2s ? s->tcp.server_ack : s->tcp.client_ack;
-	switch (conn_judge_rst(&s->tcp, pi, c2s, synchronized, expected)) {
+		verdict = conn_judge_rst(&s->tcp, pi, c2s, true, expected);
+	} else if (synchronized) {
+		/* Not inspected: the receiver expects either what it last
+		 * acknowledged or, once in-flight bytes arrive, the end of what
+		 * the RST's sender has sent (tracked while passing). */
+		uint32_t sent = c2s ? s->tcp.client_snd_max : s->tcp.server_snd_max;
+		verdict = conn_judge_rst(&s->tcp, pi, c2s, true, sent);
+		if (verdict != CONN_RST_ACCEPT)
+			verdict = conn_judge_rst(&s->tcp, pi, c2s, true,
+						 c2s ? s->tcp.server_ack : s->tcp.client_ack);
+	} else {
+		verdict = conn_judge_rst(&s->tcp, pi, c2s, false, 0);
+	}
+	switch (verdict) {
 	case CONN_RST_ACCEPT:
 		env->counters->flows_reset++;
 		return dispose_with_flow(dispose_forward(CAUSE_RST_ACCEPTED), DISPOSE_FLOW_FREE);
@@ -181,20 +194,42 @@ static struct disposition segment_syn(const struct session_env *env, struct sess
 	bool ack = (pi->tcp_flags & TCP_FLAG_ACK) != 0;
 
 	if (c2s && !ack) {
-		if (s->state == SESSION_SYN_SENT && pi->seq == s->tcp.client_isn) {
-			env->counters->syn_retransmitted++;
-		} else {
-			/* A new connection on a reused tuple replaces the old state. */
-			session_release(env, s);
-			session_start(s, pi);
-			env->counters->flows_created++;
+		if (s->state == SESSION_SYN_SENT) {
+			if (pi->seq == s->tcp.client_isn) {
+				env->counters->syn_retransmitted++;
+			} else {
+				/* Not synchronized yet: the new SYN replaces the old. */
+				session_release(env, s);
+				session_start(s, pi);
+				env->counters->flows_created++;
+			}
+			out->deadline = now + env->params.timeout_syn_ms;
+			return forward_syn(pi, CAUSE_HANDSHAKE);
 		}
-		out->deadline = now + env->params.timeout_syn_ms;
-		return dispose_forward(CAUSE_HANDSHAKE);
+		/* RFC 5961 4.2 (Linux: tcp_validate_incoming): a SYN on a
+		 * synchronized connection is answered with a challenge ACK and
+		 * changes nothing. It goes on so the server can answer; the
+		 * session is replaced only if the server accepts it with a
+		 * SYN-ACK of its own (a port reused after TIME-WAIT). */
+		if (pi->seq != s->tcp.client_isn) {
+			conn_note_new_syn(&s->tcp, pi);
+			env->counters->new_syns_ignored++;
+		}
+		return forward_syn(pi, CAUSE_HANDSHAKE_OTHER);
 	}
 	if (!c2s && ack) {
 		if (s->state == SESSION_SYN_SENT && conn_synack_matches(&s->tcp, pi)) {
 			session_establish(s, pi, now);
+			out->deadline = now + env->params.timeout_idle_ms;
+			return dispose_forward(CAUSE_HANDSHAKE);
+		}
+		if (s->state != SESSION_SYN_SENT && conn_new_syn_accepted(&s->tcp, pi)) {
+			struct pkt_info syn;
+			conn_new_syn_view(&s->tcp, &syn);
+			session_release(env, s);
+			session_start(s, &syn);
+			session_establish(s, pi, now);
+			env->counters->flows_replaced++;
 			out->deadline = now + env->params.timeout_idle_ms;
 			return dispose_forward(CAUSE_HANDSHAKE);
 		}
@@ -204,6 +239,31 @@ static struct disposition segment_syn(const struct session_env *env, struct sess
 		}
 	}
 	return dispose_forward(CAUSE_HANDSHAKE_OTHER);
+}
+
+/* What a forwarded segment (or its kept part) adds to what its sender has
+ * sent through helogate: the bound for acknowledgements and exact RSTs. */
+static void note_forwarded(struct session *s, const struct pkt_info *pi, bool c2s,
+			   struct disposition d)
+{
+	struct pkt_info kept;
+
+	if (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_RST))
+		return;
+	switch ((enum dispose_pkt)d.pkt) {
+	case DISPOSE_FORWARD:
+		conn_note_sent(&s->tcp, pi, c2s);
+		return;
+	case DISPOSE_FORWARD_CUT:
+		kept = *pi;
+		kept.payload_len = d.keep;
+		kept.tcp_flags &= (uint8_t)~TCP_FLAG_FIN;
+		conn_note_sent(&s->tcp, &kept, c2s);
+		return;
+	case DISPOSE_DROP:
+	case DISPOSE_ANSWERED:
+		return;
+	}
 }
 
 static enum packet_cause drop_cause(enum stream_verdict v)
@@ -227,6 +287,13 @@ static struct disposition segment_established(struct session_env *env, struct se
 	struct worker_counters *cnt = env->counters;
 	bool fin = (pi->tcp_flags & TCP_FLAG_FIN) != 0;
 
+	/* What the end host drops never reaches it nor the stream
+	 * (RFC 9293 3.10.7.4): a segment without ACK, or acknowledging bytes
+	 * never sent. The session goes on. */
+	if (!(pi->tcp_flags & TCP_FLAG_ACK))
+		return dispose_drop(CAUSE_NO_ACK);
+	if (conn_acks_unsent(&s->tcp, pi, c2s))
+		return dispose_drop(CAUSE_ACK_UNSENT);
 	/* The acknowledgement and window this segment carries are about the
 	 * other direction; kept even when not inspecting, to judge RSTs. */
 	conn_note(&s->tcp, pi, c2s, now);
@@ -234,12 +301,6 @@ static struct disposition segment_established(struct session_env *env, struct se
 		return leave(env, s, pi, c2s, now, dispose_forward(CAUSE_PASSTHROUGH), out);
 	struct disposition pass = dispose_with_flow(dispose_forward(CAUSE_PASSTHROUGH),
 						    DISPOSE_FLOW_PASS);
-	if ((pi->tcp_flags & TCP_FLAG_URG) && pi->payload_len > 0) {
-		/* Urgent data may or may not be inline at the receiver
-		 * (RFC 6093): its stream is ambiguous. */
-		cnt->urgent_passthrough++;
-		return leave(env, s, pi, c2s, now, pass, out);
-	}
 	if ((pi->tcp_flags & TCP_FLAG_ACK) &&
 	    !stream_dir_ack(c2s ? &s->s2c : &s->c2s, env->pool, pi->ack)) {
 		cnt->stream_verdicts[STREAM_PASSTHROUGH]++;
@@ -262,7 +323,7 @@ static struct disposition segment_established(struct session_env *env, struct se
 	session_prof_add(env, WORKER_STAGE_REASSEMBLY, t0);
 	cnt->stream_verdicts[v]++;
 	if (ctx.takeover_started)
-		return enforce_started(env, s, key, pi, now, out);
+		return with_urgent_cleared(env, pi, enforce_started(env, s, key, pi, now, out));
 	if (ctx.helo_lost)
 		return leave(env, s, pi, c2s, now, pass, out);
 	switch (stream_verdict_action(v)) {
@@ -271,11 +332,6 @@ static struct disposition segment_established(struct session_env *env, struct se
 		break;
 	case STREAM_ACTION_FAIL_OPEN:
 		return leave(env, s, pi, c2s, now, pass, out);
-	case STREAM_ACTION_DROP_TAINT:
-		if (!(s->flags & SESSION_F_TAINTED))
-			cnt->flows_tainted++;
-		s->flags |= SESSION_F_TAINTED;
-		return dispose_drop(drop_cause(v));
 	case STREAM_ACTION_DROP:
 		return dispose_drop(drop_cause(v));
 	}
@@ -287,6 +343,21 @@ static struct disposition segment_established(struct session_env *env, struct se
 	return leave(env, s, pi, c2s, now, dispose_forward(CAUSE_INSPECTED), out);
 }
 
+/* Hosts read urgent data differently (RFC 6093 4: inline or not, one byte
+ * or more), so a forwarded segment leaves with URG and the urgent pointer
+ * cleared: the receiver reads every byte inline, exactly as helogate
+ * parsed it. */
+static struct disposition with_urgent_cleared(const struct session_env *env,
+					      const struct pkt_info *pi, struct disposition d)
+{
+	if ((pi->tcp_flags & TCP_FLAG_URG) &&
+	    (d.pkt == DISPOSE_FORWARD || d.pkt == DISPOSE_FORWARD_CUT)) {
+		d.normalize |= DISPOSE_CLEAR_URG;
+		env->counters->urgent_cleared++;
+	}
+	return d;
+}
+
 struct disposition inspect_segment(struct session_env *env, struct session *s,
 				   const struct flow_key *key, const struct pkt_info *pi,
 				   const uint8_t *frame, bool c2s, uint64_t now_ms,
@@ -295,22 +366,31 @@ struct disposition inspect_segment(struct session_env *env, struct session *s,
 	uint8_t flags = pi->tcp_flags;
 	bool takeover = (s->flags & SESSION_F_TAKEOVER) != 0;
 
+	/* A signature the SYN did not negotiate: the end host drops the
+	 * segment, RSTs included (RFC 2385 2.0, RFC 5925 7.3; Linux's
+	 * tcp_inbound_hash). */
+	if (conn_unexpected_signature(&s->tcp, pi))
+		return dispose_drop(CAUSE_SIGNATURE);
+	struct disposition d;
 	/* A takeover owns its session's segments, except the server's owed
 	 * replies while it waits for quiet: they take the ordinary path. */
-	if (takeover && (c2s || (flags & TCP_FLAG_RST) || !enforce_waiting(env, s)))
-		return enforce_segment(env, s, key, pi, frame, c2s, now_ms, out);
-	if (flags & TCP_FLAG_RST)
-		return segment_rst(env, s, pi, c2s);
-	if (flags & TCP_FLAG_SYN)
-		return segment_syn(env, s, pi, c2s, now_ms, out);
-	if (s->state == SESSION_SYN_SENT) {
+	if (takeover && (c2s || (flags & TCP_FLAG_RST) || !enforce_waiting(env, s))) {
+		d = enforce_segment(env, s, key, pi, frame, c2s, now_ms, out);
+	} else if (flags & TCP_FLAG_RST) {
+		d = segment_rst(env, s, pi, c2s);
+	} else if (flags & TCP_FLAG_SYN) {
+		d = segment_syn(env, s, pi, c2s, now_ms, out);
+	} else if (s->state == SESSION_SYN_SENT) {
 		/* Nothing but SYN, SYN-ACK and RST belongs before the handshake. */
-		return dispose_forward(CAUSE_HANDSHAKE_OTHER);
+		d = dispose_forward(CAUSE_HANDSHAKE_OTHER);
+	} else {
+		d = with_urgent_cleared(
+			env, pi, segment_established(env, s, key, pi, frame, c2s, now_ms, out));
+		/* A takeover waiting for the server's owed replies may go now. */
+		if (takeover && d.flow == DISPOSE_FLOW_KEEP)
+			enforce_check_quiet(env, s, key, now_ms, out);
 	}
-	struct disposition d = segment_established(env, s, key, pi, frame, c2s, now_ms, out);
-	/* A takeover waiting for the server's owed replies may go now. */
-	if (takeover && d.flow == DISPOSE_FLOW_KEEP)
-		enforce_check_quiet(env, s, key, now_ms, out);
+	note_forwarded(s, pi, c2s, d);
 	return d;
 }
 

@@ -27,7 +27,7 @@
 #include "filter/session.h"
 
 /* True when a packet of a session without a record opens one: a client's
- * SYN without ACK and without data (data on a SYN is not tracked). */
+ * SYN without ACK (its data, if any, is stripped: inspect_start). */
 bool inspect_opens_session(const struct pkt_info *pi, bool c2s);
 
 /* Start the record s (just inserted) from the client's SYN: counts
@@ -47,12 +47,6 @@ struct disposition inspect_segment(struct session_env *env, struct session *s,
 				   const struct flow_key *key, const struct pkt_info *pi,
 				   const uint8_t *frame, bool c2s, uint64_t now_ms,
 				   struct session_out *out);
-
-/* A segment whose TCP options could not be parsed (pkt_parse's
- * PKT_BAD_TCP_OPTIONS): forwarded, and its session (s, or NULL when there
- * is none) no longer inspected. */
-struct disposition inspect_unparseable_options(const struct session_env *env,
-					       const struct session *s);
 
 /* The record's timer ran out: a takeover's timers first, otherwise the
  * session ends (flows_expired). */

@@ -42,7 +42,6 @@ enum session_state {
 	SESSION_PASSTHROUGH, /* no longer inspected; kept only to free it on FIN/RST/timer */
 };
 
-#define SESSION_F_TAINTED 0x01    /* a conflicting retransmission was dropped: never take over */
 #define SESSION_F_HELO 0x02       /* a HELO/EHLO has been seen */
 #define SESSION_F_HELO_BLOCK 0x04 /* the HELO lives in helo_block */
 #define SESSION_F_TAKEOVER 0x08   /* takeover_block holds a takeover (enforce) */

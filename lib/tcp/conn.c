@@ -16,8 +16,53 @@ void conn_start(struct conn *c, const struct pkt_info *syn)
 		c->flags |= CONN_F_CLIENT_TS;
 		c->client_tsval = syn->opts.tsval;
 	}
+	if (syn->opts.present & (TCP_OPT_MD5 | TCP_OPT_AO))
+		c->flags |= CONN_F_SIGNED;
 	/* RFC 9293 3.7.1: without the option the peer's MSS is 536 (IPv4). */
 	c->client_mss = (syn->opts.present & TCP_OPT_MSS) ? syn->opts.mss : 536;
+	c->client_snd_max = syn->seq + 1;
+}
+
+void conn_note_new_syn(struct conn *c, const struct pkt_info *syn)
+{
+	c->flags |= CONN_F_NEW_SYN;
+	c->new_isn = syn->seq;
+	c->new_opts = syn->opts.present;
+	c->new_mss = syn->opts.mss;
+	c->new_wscale = syn->opts.wscale;
+	c->new_tsval = syn->opts.tsval;
+}
+
+bool conn_new_syn_accepted(const struct conn *c, const struct pkt_info *synack)
+{
+	return (c->flags & CONN_F_NEW_SYN) && synack->ack == c->new_isn + 1 &&
+	       synack->payload_len == 0;
+}
+
+void conn_new_syn_view(const struct conn *c, struct pkt_info *syn)
+{
+	memset(syn, 0, sizeof(*syn));
+	syn->tcp_flags = TCP_FLAG_SYN;
+	syn->seq = c->new_isn;
+	syn->opts.present = c->new_opts;
+	syn->opts.mss = c->new_mss;
+	syn->opts.wscale = c->new_wscale;
+	syn->opts.tsval = c->new_tsval;
+}
+
+void conn_note_sent(struct conn *c, const struct pkt_info *pi, bool c2s)
+{
+	uint32_t end = pi->seq + pi->payload_len + ((pi->tcp_flags & TCP_FLAG_FIN) ? 1u : 0u);
+	uint32_t *max = c2s ? &c->client_snd_max : &c->server_snd_max;
+
+	if (seq_gt(end, *max))
+		*max = end;
+}
+
+bool conn_acks_unsent(const struct conn *c, const struct pkt_info *pi, bool c2s)
+{
+	return (pi->tcp_flags & TCP_FLAG_ACK) &&
+	       seq_gt(pi->ack, c2s ? c->server_snd_max : c->client_snd_max);
 }
 
 bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack)
@@ -45,6 +90,8 @@ void conn_establish(struct conn *c, const struct pkt_info *synack, uint64_t now_
 	c->server_wnd = synack->window; /* a SYN's window is never scaled (RFC 7323 2.2) */
 	c->client_ack = c->server_isn + 1;
 	c->client_wnd = UINT16_MAX;
+	c->server_snd_max = c->server_isn + 1;
+	c->flags &= (uint8_t)~CONN_F_NEW_SYN;
 }
 
 void conn_note(struct conn *c, const struct pkt_info *pi, bool c2s, uint64_t now_ms)

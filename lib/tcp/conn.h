@@ -22,6 +22,8 @@
 #define CONN_F_TS 0x04        /* both SYNs carried timestamps: segments carry them (RFC 7323 3.2) */
 #define CONN_F_FIN_C2S 0x08   /* the client sent its FIN */
 #define CONN_F_FIN_S2C 0x10   /* the server sent its FIN */
+#define CONN_F_SIGNED 0x20    /* the client's SYN carried TCP-MD5 or TCP-AO */
+#define CONN_F_NEW_SYN 0x40   /* a SYN with another ISN arrived on the synchronized connection */
 
 struct conn {
 	uint32_t client_isn, server_isn;
@@ -33,10 +35,37 @@ struct conn {
 	uint16_t client_mss;
 	uint8_t client_wscale, server_wscale; /* negotiated shifts (RFC 7323 2.2) */
 	uint8_t flags;                        /* CONN_F_* */
+	/* The end of the highest byte (or FIN) each side has sent through
+	 * helogate: what an acknowledgement may cover, where an exact RST sits. */
+	uint32_t client_snd_max, server_snd_max;
+	/* CONN_F_NEW_SYN: that SYN, kept until the server answers it. */
+	uint32_t new_isn;
+	uint16_t new_mss;
+	uint8_t new_wscale, new_opts; /* new_opts: TCP_OPT_* of that SYN */
+	uint32_t new_tsval;
 };
 
 /* A client SYN opens the connection. */
 void conn_start(struct conn *c, const struct pkt_info *syn);
+
+/* A client SYN with another ISN on a synchronized connection: the end host
+ * answers it with a challenge ACK and keeps the connection (RFC 5961 4.2);
+ * it is kept aside in case the server accepts it as a new connection. */
+void conn_note_new_syn(struct conn *c, const struct pkt_info *syn);
+
+/* True when a SYN-ACK accepts the SYN kept by conn_note_new_syn(). */
+bool conn_new_syn_accepted(const struct conn *c, const struct pkt_info *synack);
+
+/* The kept SYN as a parsed view, to start the connection again from it
+ * (the server accepted it). */
+void conn_new_syn_view(const struct conn *c, struct pkt_info *syn);
+
+/* A segment the receiver keeps: its data and FIN extend what its sender
+ * has sent. */
+void conn_note_sent(struct conn *c, const struct pkt_info *pi, bool c2s);
+
+/* True when the segment acknowledges bytes the other side never sent. */
+bool conn_acks_unsent(const struct conn *c, const struct pkt_info *pi, bool c2s);
 
 /* True when a SYN-ACK from the server answers this connection's SYN. */
 bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack);
@@ -82,6 +111,13 @@ enum conn_rst {
  */
 enum conn_rst conn_judge_rst(const struct conn *c, const struct pkt_info *rst, bool c2s,
 			     bool synchronized, uint32_t expected);
+
+/* True when a segment carries a TCP-MD5 or TCP-AO option that the
+ * connection did not negotiate: the end host drops it. */
+static inline bool conn_unexpected_signature(const struct conn *c, const struct pkt_info *pi)
+{
+	return (pi->opts.present & (TCP_OPT_MD5 | TCP_OPT_AO)) && !(c->flags & CONN_F_SIGNED);
+}
 
 /* The server's TSval now, continuing its clock at 1 kHz (Linux's and the
  * BSDs' rate) from the last one seen. */

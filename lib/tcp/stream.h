@@ -42,7 +42,6 @@ enum stream_action {
 	STREAM_ACTION_FORWARD,    /* forward it */
 	STREAM_ACTION_FAIL_OPEN,  /* forward it and stop inspecting the flow (rule 1) */
 	STREAM_ACTION_DROP,       /* drop it; the sender retransmits */
-	STREAM_ACTION_DROP_TAINT, /* drop it and mark the flow tainted: never taken over (rule 2) */
 	STREAM_ACTION_CALLER,     /* the deliver callback asked to stop: the caller decides */
 };
 
@@ -81,7 +80,7 @@ enum stream_action {
 	  "bytes it never saw)",                                                                   \
 	  FAIL_OPEN)                                                                               \
 	X(DROP_CONFLICT, "drop-conflict",                                                          \
-	  "repeats bytes or a FIN position already forwarded, with different content", DROP_TAINT) \
+	  "repeats bytes or a FIN position already forwarded, with different content", DROP)       \
 	X(DROP_OOO_FULL, "drop-ooo-full",                                                          \
 	  "out of order but the flow's ranges or ring, or the pool, are full", DROP)               \
 	X(DROP_OUT_OF_WINDOW, "drop-out-of-window",                                                \

@@ -32,6 +32,18 @@
 	  "would drop them")                                                                       \
 	X(BAD_CHECKSUM, "bad_checksum_dropped", DROP,                                              \
 	  "SMTP segments with a bad TCP or IPv4 checksum: the end host would drop them")           \
+	X(NO_ACK, "no_ack_dropped", DROP,                                                          \
+	  "segments without ACK in a synchronized session: the end host drops them "              \
+	  "(RFC 9293 3.10.7.4)")                                                                   \
+	X(ACK_UNSENT, "ack_unsent_dropped", DROP,                                                  \
+	  "segments acknowledging data the other side never sent: the end host drops them "       \
+	  "(RFC 9293 3.10.7.4)")                                                                   \
+	X(SIGNATURE, "unexpected_signature_dropped", DROP,                                         \
+	  "segments with a TCP-MD5 or TCP-AO option on a session whose SYN had none: the end "     \
+	  "host drops them (RFC 2385 2.0, RFC 5925 7.3)")                                          \
+	X(SYN_DATA, "syn_data_stripped", FORWARD,                                                  \
+	  "client SYNs carrying data (TCP Fast Open): forwarded without it, the client sends it "  \
+	  "again after the handshake (RFC 7413 3)")                                                \
 	X(UNTRACKED, "untracked_forwarded", FORWARD,                                               \
 	  "SMTP packets of sessions not tracked (no SYN seen, or after the flow ended)")           \
 	X(TABLE_FULL, "table_full_forwarded", FORWARD,                                             \
@@ -97,16 +109,22 @@ enum dispose_flow {
 	DISPOSE_FLOW_FREE, /* the session is over */
 };
 
+/* Rewrites of a forwarded segment (bits of struct disposition's normalize). */
+#define DISPOSE_CLEAR_URG 0x01 /* clear URG and the urgent pointer: all bytes inline */
+
 struct disposition {
-	uint8_t pkt;   /* enum dispose_pkt */
-	uint8_t flow;  /* enum dispose_flow */
-	uint16_t cause; /* enum packet_cause */
-	uint32_t keep; /* DISPOSE_FORWARD_CUT: payload bytes kept */
+	uint8_t pkt;       /* enum dispose_pkt */
+	uint8_t flow;      /* enum dispose_flow */
+	uint8_t cause;     /* enum packet_cause */
+	uint8_t normalize; /* DISPOSE_CLEAR_URG, for forwarded segments */
+	uint32_t keep;     /* DISPOSE_FORWARD_CUT: payload bytes kept */
 };
+
+_Static_assert(CAUSE_COUNT <= 255, "a cause fits struct disposition");
 
 static inline struct disposition dispose(enum dispose_pkt pkt, enum packet_cause cause)
 {
-	return (struct disposition){.pkt = (uint8_t)pkt, .cause = (uint16_t)cause};
+	return (struct disposition){.pkt = (uint8_t)pkt, .cause = (uint8_t)cause};
 }
 
 static inline struct disposition dispose_forward(enum packet_cause cause)

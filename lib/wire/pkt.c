@@ -72,6 +72,12 @@ static bool parse_tcp_options(const uint8_t *p, uint32_t len, struct tcp_options
 			if (olen == 2)
 				o->present |= TCP_OPT_SACK_PERM;
 			break;
+		case 19:
+			o->present |= TCP_OPT_MD5;
+			break;
+		case 29:
+			o->present |= TCP_OPT_AO;
+			break;
 		case 8:
 			if (olen == 10) {
 				o->tsval = rd32(v);
@@ -305,7 +311,7 @@ enum pkt_action pkt_result_action(enum pkt_result result)
 	case PKT_BAD_TCP_DATA_OFFSET:
 		return PKT_ACTION_DROP;
 	case PKT_BAD_TCP_OPTIONS:
-		return PKT_ACTION_PASS_FLOW;
+		return PKT_ACTION_INSPECT;
 	case PKT_RESULT_COUNT:
 		break;
 	}
@@ -337,4 +343,20 @@ uint32_t pkt_cut_payload(uint8_t *frame, const struct pkt_info *info, uint32_t k
 					   : cksum_tcp_ipv6(ip + 8, ip + 24, tcp, tcp_len);
 	memcpy(tcp + 16, &c, 2);
 	return info->payload_offset + keep;
+}
+
+void pkt_clear_urgent(uint8_t *frame, const struct pkt_info *info)
+{
+	uint8_t *tcp = frame + info->l4_offset;
+	uint16_t cksum, old_flags, new_flags, old_ptr, zero = 0;
+
+	memcpy(&cksum, tcp + 16, 2);
+	memcpy(&old_flags, tcp + 12, 2);
+	memcpy(&old_ptr, tcp + 18, 2);
+	tcp[13] &= (uint8_t)~TCP_FLAG_URG;
+	memcpy(&new_flags, tcp + 12, 2);
+	memset(tcp + 18, 0, 2);
+	cksum = cksum_update16(cksum, old_flags, new_flags);
+	cksum = cksum_update16(cksum, old_ptr, zero);
+	memcpy(tcp + 16, &cksum, 2);
 }

@@ -36,7 +36,9 @@
  *   BAD_IP_TOTAL_LEN         drop (idem)
  *   TRUNCATED_L4             drop (idem)
  *   BAD_TCP_DATA_OFFSET      drop (idem)
- *   BAD_TCP_OPTIONS          forward untouched and stop inspecting its flow
+ *   BAD_TCP_OPTIONS          inspect, with the options before the malformed one
+ *                            (Linux's tcp_parse_options stops there and accepts
+ *                            the segment)
  *
  * A drop result is returned only once the datagram is known to carry TCP;
  * anything malformed before that point is forwarded (fail open).
@@ -77,7 +79,6 @@ enum pkt_action {
 	PKT_ACTION_INSPECT,   /* track the flow and look at the segment */
 	PKT_ACTION_FORWARD,   /* forward untouched without a flow lookup, count */
 	PKT_ACTION_DROP,      /* drop and count */
-	PKT_ACTION_PASS_FLOW, /* forward untouched, count; a tracked flow is no longer inspected */
 };
 
 #define TCP_FLAG_FIN 0x01
@@ -94,6 +95,8 @@ enum pkt_action {
 #define TCP_OPT_WSCALE 0x02
 #define TCP_OPT_SACK_PERM 0x04
 #define TCP_OPT_TIMESTAMP 0x08
+#define TCP_OPT_MD5 0x10 /* TCP MD5 signature (kind 19, RFC 2385) */
+#define TCP_OPT_AO 0x20  /* TCP authentication option (kind 29, RFC 5925) */
 
 /* The TCP options helogate uses. A field is meaningful only when its bit is
  * in present. Options are reported whatever the flags say; the caller decides
@@ -171,6 +174,14 @@ const char *pkt_result_description(enum pkt_result result);
 
 /* The defined action for a result; PKT_ACTION_FORWARD when out of range. */
 enum pkt_action pkt_result_action(enum pkt_result result);
+
+/*
+ * Clear the URG flag and the urgent pointer of a parsed TCP segment in
+ * place, updating its checksum incrementally (RFC 1624), so that the
+ * receiver reads every byte inline (RFC 6093 4: hosts differ on urgent
+ * data).
+ */
+void pkt_clear_urgent(uint8_t *frame, const struct pkt_info *info);
 
 /*
  * Rewrite a parsed TCP segment in place to carry only its first keep payload

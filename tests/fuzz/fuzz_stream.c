@@ -124,8 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			v = stream_dir_segment(&d, pool, m.base + off, buf, len, fin, window_end,
 			                       sink, NULL);
 			check((unsigned)v < STREAM_VERDICT_COUNT);
-			if (stream_verdict_action(v) == STREAM_ACTION_DROP ||
-			    stream_verdict_action(v) == STREAM_ACTION_DROP_TAINT) {
+			if (stream_verdict_action(v) == STREAM_ACTION_DROP) {
 				check(stream_dir_next_seq(&d) == before_next);
 				check(stream_dir_bytes_held(&d) == before_held);
 				check(m.n_delivered == before_delivered);
@@ -135,8 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (fail_open)
 				break;
 			check(forwarded_and_tracked(v) || v == STREAM_RETRANSMIT_ACKED ||
-			      v == STREAM_EMPTY || stream_verdict_action(v) == STREAM_ACTION_DROP ||
-			      stream_verdict_action(v) == STREAM_ACTION_DROP_TAINT);
+			      v == STREAM_EMPTY || stream_verdict_action(v) == STREAM_ACTION_DROP);
 			/* Forwarded bytes above the acknowledgement are bytes the
 			 * receiver may take: record them and compare with what
 			 * was (or now is) delivered there. */

@@ -167,7 +167,7 @@ SCENARIOS = {
     "long-line": ({"passthrough.line-too-long": 1}, True, []),
     "syn-flood": ({"flows_table_full": 977}, True, ["--flows", "1024"]),
     "third-party-rst": ({"rst_out_of_window_dropped": 1}, False, []),
-    "conflicting-retransmit": ({"stream.drop-conflict": 1, "flows_tainted": 1}, False, []),
+    "conflicting-retransmit": ({"stream.drop-conflict": 1, "conflict_dropped": 1}, False, []),
     "beyond-window": ({"stream.drop-out-of-window": 1}, False, []),
     "zero-window-probe": ({"stream.zero-window-probe": 1}, True, []),
     "truncated-ipv4": ({"parse.truncated-l3": 1, "fast_path": 1}, True, []),

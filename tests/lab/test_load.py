@@ -98,7 +98,7 @@ def post(t, lab):
     t.equal(st["rejected"]["localhost"], BOGUS, "helogate: rejected.localhost counter")
     t.equal(st["takeovers"], BOGUS, "helogate: one takeover per bogus session")
     for name in ("flows_table_full", "events_dropped", "takeover_no_memory", "inject_no_mbuf",
-                 "flows_tainted"):
+                 "conflict_dropped"):
         t.equal(st[name], 0, "helogate: %s is 0" % name)
 
 

@@ -1096,7 +1096,7 @@ static void test_result_actions_follow_the_documented_table(void **state)
 	    {PKT_BAD_IP_TOTAL_LEN, PKT_ACTION_DROP},
 	    {PKT_TRUNCATED_L4, PKT_ACTION_DROP},
 	    {PKT_BAD_TCP_DATA_OFFSET, PKT_ACTION_DROP},
-	    {PKT_BAD_TCP_OPTIONS, PKT_ACTION_PASS_FLOW},
+	    {PKT_BAD_TCP_OPTIONS, PKT_ACTION_INSPECT},
 	};
 
 	assert_int_equal(sizeof(table) / sizeof(table[0]), PKT_RESULT_COUNT);
