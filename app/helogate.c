@@ -2,7 +2,9 @@
  * helogate: the inline SMTP filter. Wires the library together and nothing
  * more: EAL, configuration, shared read-only state, ports, worker lcores,
  * and the control loop on the main lcore (event writer, stats, signals,
- * banned-list reload on SIGHUP, exit when a replay is drained).
+ * banned-list reload and events-file reopen on SIGHUP, exit when a replay is
+ * drained). Exit status: 0, 1 when an event was lost (not written, or
+ * dropped on a full ring), 2 on a configuration or start-up error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include "judge/banlist_rcu.h"
 #include "dp/config.h"
 #include "filter/event.h"
+#include "filter/event_log.h"
 #include "dp/port.h"
 #include "smtp/scan.h"
 #include "dp/stats.h"
@@ -63,7 +66,7 @@ static FILE *open_output(const char *path)
 }
 
 /* Write every event the workers have published; returns how many. */
-static unsigned drain_events(struct worker *const *workers, unsigned n, FILE *out)
+static unsigned drain_events(struct worker *const *workers, unsigned n, struct event_log *out)
 {
 	char line[EVENT_JSON_MAX];
 	unsigned written = 0;
@@ -75,13 +78,26 @@ static unsigned drain_events(struct worker *const *workers, unsigned n, FILE *ou
 			size_t len = event_format_json(e, line, sizeof(line));
 			event_ring_release(ring);
 			if (out != NULL && len > 0)
-				fwrite(line, 1, len, out);
+				event_log_append(out, line, len);
 			written++;
 		}
 	}
 	if (written > 0 && out != NULL)
-		fflush(out);
+		event_log_flush(out);
 	return written;
+}
+
+/* Events lost to write errors since the last report: one line on stderr,
+ * at most once per interval. */
+static void report_event_losses(const struct event_log *log, uint64_t *reported)
+{
+	if (log == NULL || log->write_failed == *reported)
+		return;
+	fprintf(stderr,
+		"helogate: %llu event(s) not written to %s (%s); events_write_failed %llu\n",
+		(unsigned long long)(log->write_failed - *reported), log->path,
+		strerror(log->last_errno), (unsigned long long)log->write_failed);
+	*reported = log->write_failed;
 }
 
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
@@ -136,7 +152,13 @@ int main(int argc, char **argv)
 		if (patterns == NULL)
 			die("%s", err);
 	}
-	FILE *events_out = open_output(cfg.events_path);
+	static struct event_log events_log;
+	struct event_log *events_out = NULL;
+	if (cfg.events_path[0] != '\0') {
+		if (event_log_open(&events_log, cfg.events_path, err, sizeof(err)) != 0)
+			die("%s", err);
+		events_out = &events_log;
+	}
 	FILE *stats_out = open_output(cfg.stats_path);
 
 	struct rte_mempool *pool = rte_pktmbuf_pool_create("helogate_mbufs", cfg.mbufs, 256, 0,
@@ -179,6 +201,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGUSR1, on_signal);
+	signal(SIGPIPE, SIG_IGN); /* a closed events reader is a write error, counted */
 
 	unsigned next = 0;
 	unsigned lcore;
@@ -194,6 +217,8 @@ int main(int argc, char **argv)
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
 	uint64_t last_rx = 0, last_change_ms = worker_clock_ms(), last_stats_ms = last_change_ms;
+	uint64_t last_loss_report_ms = last_change_ms, losses_reported = 0;
+	uint64_t loss_report_ms = cfg.stats_interval_ms ? cfg.stats_interval_ms : 10000;
 	while (!stop_requested) {
 		unsigned written = drain_events(workers, n_workers, events_out);
 		uint64_t now = worker_clock_ms();
@@ -205,6 +230,14 @@ int main(int argc, char **argv)
 				fprintf(stderr, "helogate: reload failed, old list kept: %s\n", err);
 			else
 				fprintf(stderr, "helogate: banned list reloaded from %s\n", cfg.banlist_path);
+			if (events_out != NULL && event_log_reopen(events_out, err, sizeof(err)) != 0)
+				fprintf(stderr, "helogate: events file not reopened, "
+						"still writing the old one: %s\n",
+					err);
+		}
+		if (now - last_loss_report_ms >= loss_report_ms) {
+			last_loss_report_ms = now;
+			report_event_losses(events_out, &losses_reported);
 		}
 		if (stats_requested ||
 		    (cfg.stats_interval_ms && now - last_stats_ms >= cfg.stats_interval_ms)) {
@@ -228,12 +261,24 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n_ports; i++)
 		port_stop(ports[i]);
 
+	if (events_out != NULL)
+		event_log_close(events_out);
+	uint64_t write_failed = events_out != NULL ? events_out->write_failed : 0;
 	if (stats_out != NULL)
-		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool));
+		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool),
+				 write_failed);
 	stats_write_line(stderr, workers, n_workers);
-
-	if (events_out != NULL && events_out != stdout)
-		fclose(events_out);
+	report_event_losses(events_out, &losses_reported);
+	struct worker_counters total;
+	stats_sum(workers, n_workers, &total);
+	int status = 0;
+	if (write_failed > 0 || total.events_dropped > 0) {
+		fprintf(stderr,
+			"helogate: events were lost: %llu not written (events_write_failed), "
+			"%llu dropped on a full ring (events_dropped)\n",
+			(unsigned long long)write_failed, (unsigned long long)total.events_dropped);
+		status = 1;
+	}
 	if (stats_out != NULL && stats_out != stdout)
 		fclose(stats_out);
 	for (unsigned i = 0; i < n_workers; i++)
@@ -245,5 +290,5 @@ int main(int argc, char **argv)
 	suffix_list_free(suffixes);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
-	return 0;
+	return status;
 }

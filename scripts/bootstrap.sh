@@ -13,7 +13,7 @@ set -euo pipefail
 
 build_pkgs=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
             libdpdk-dev libhyperscan-dev libcmocka-dev libpsl-dev publicsuffix libpcap-dev)
-test_pkgs=(iproute2 ethtool tcpdump)
+test_pkgs=(iproute2 ethtool tcpdump logrotate)
 lab_pkgs=(postfix swaks iproute2 ethtool procps psmisc python3 nftables openssl libnet-ssleay-perl)
 bench_pkgs=(gnuplot-nox postfix)
 

@@ -2,7 +2,7 @@
 """Integration tests: synthesized captures replayed through the real helogate.
 
 usage: replay_test.py SOURCE_ROOT BUILD_ROOT CASE
-CASE: mix | scenarios | errors | refused
+CASE: mix | scenarios | errors | refused | events
 
 Each case runs helogate-synth to write a capture and the events helogate
 should report, replays the capture through scripts/helogate-replay (the real
@@ -12,13 +12,19 @@ binary on net_pcap, single-port lab mode, detect mode), and checks:
   - the output capture equals the input frame for frame, except where a
     scenario defines drops, which the counters must show;
   - every mbuf is back in its pool when helogate exits.
+The events case checks the events file as operations need it: appended to,
+never truncated; a write error (/dev/full, a closed pipe) counted, reported
+and turned into exit status 1 instead of a silent loss or SIGPIPE; the file
+reopened by name on SIGHUP.
 Prints one PASS/FAIL line per check; exits 1 on any failure.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC, BUILD, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 SYNTH = os.path.join(BUILD, "app", "helogate-synth")
@@ -248,8 +254,79 @@ def case_errors(work):
           r.stderr.strip()[-300:])
 
 
+def case_events(work):
+    pcap = os.path.join(work, "events.pcap")
+    expect = os.path.join(work, "events.expected.jsonl")
+    r = run([SYNTH, "-o", pcap, "--expect", expect, "--profile", "bogus-flood",
+             "--sessions", "50", "--seed", "3"])
+    if not check(r.returncode == 0, "events: helogate-synth runs", r.stderr.strip()):
+        return
+    n_expected = len(read_events(expect))
+    env = dict(os.environ, HELOGATE=HELOGATE)
+
+    # 1. A pre-existing events file is appended to, never truncated.
+    events = os.path.join(work, "events.jsonl")
+    old = '{"ts":"2000-01-01T00:00:00.000000Z","note":"from an earlier run"}\n'
+    with open(events, "w") as f:
+        f.write(old)
+    r = run([REPLAY, pcap, "--events", events] + LAB_OPTIONS, env=env)
+    check(r.returncode == 0, "events: a replay into an existing file exits 0",
+          r.stderr.strip()[-500:])
+    with open(events) as f:
+        lines = f.readlines()
+    check(lines[:1] == [old] and len(lines) == 1 + n_expected,
+          "events: the existing file keeps its first line and gains the new events",
+          f"{len(lines)} lines, first {lines[:1]}")
+
+    # 2. /dev/full: every event lost, counted, said, exit status 1.
+    stats = os.path.join(work, "full.stats.json")
+    r = run([REPLAY, pcap, "--events", "/dev/full", "--stats", stats] + LAB_OPTIONS, env=env)
+    check(r.returncode == 1, "events: --events /dev/full exits 1", f"rc={r.returncode}")
+    check("events were lost" in r.stderr and "No space left on device" in r.stderr,
+          "events: --events /dev/full says that events were lost, and why",
+          r.stderr.strip()[-500:])
+    with open(stats) as f:
+        st = json.load(f)
+    check(st["events_write_failed"] == n_expected,
+          "events: events_write_failed counts every lost event",
+          f"{st['events_write_failed']} vs {n_expected}")
+
+    # 3. A reader that went away (--events - | head -1): no SIGPIPE death,
+    #    the loss counted and exit status 1.
+    rd, wr = os.pipe()
+    os.close(rd)
+    p = subprocess.run([REPLAY, pcap, "--events", "-"] + LAB_OPTIONS, env=env, stdout=wr,
+                       stderr=subprocess.PIPE, text=True, timeout=300)
+    os.close(wr)
+    check(p.returncode == 1 and "Broken pipe" in p.stderr,
+          "events: a closed reader is a counted write error, not SIGPIPE",
+          f"rc={p.returncode} {p.stderr.strip()[-300:]}")
+
+    # 4. SIGHUP reopens the file by name after logrotate moved it.
+    events = os.path.join(work, "rotated.jsonl")
+    cmd = [HELOGATE, "-l", "0,1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
+           "--file-prefix", f"hg-hup-{os.getpid()}", "--log-level", "error",
+           "--vdev", "net_ring0", "--", "--single-port", "0", "--events", events]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not os.path.exists(events) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.rename(events, events + ".1")
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while not os.path.exists(events) and time.time() < deadline:
+        time.sleep(0.1)
+    reopened = os.path.exists(events)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    check(reopened and proc.returncode == 0 and "not reopened" not in err,
+          "events: SIGHUP creates the events file again after a move",
+          f"reopened={reopened} rc={proc.returncode} {err.strip()[-300:]}")
+
+
 with tempfile.TemporaryDirectory(prefix="hg-replay-test-") as work:
     {"mix": case_mix, "scenarios": case_scenarios, "errors": case_errors,
-     "refused": case_refused}[CASE](work)
+     "refused": case_refused, "events": case_events}[CASE](work)
 print(f"{'OK' if failures == 0 else 'FAILED'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)
