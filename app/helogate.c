@@ -24,6 +24,7 @@
 #include "filter/event.h"
 #include "filter/event_log.h"
 #include "dp/port.h"
+#include "dp/preflight.h"
 #include "smtp/scan.h"
 #include "dp/stats.h"
 #include "judge/suffix.h"
@@ -100,6 +101,60 @@ static void report_event_losses(const struct event_log *log, uint64_t *reported)
 	*reported = log->write_failed;
 }
 
+/* EAL's -h prints helogate's options first. */
+static void usage_hook(const char *prog)
+{
+	config_print_usage(prog);
+}
+
+/* The application's arguments, before EAL sees any: those after "--", or
+ * all of them when the first is --help, --version or --check-config (which
+ * need no EAL). app[0] is the program name. Returns their count; *eal_args
+ * tells whether EAL options were given before "--". */
+static int split_args(int argc, char **argv, char **app, bool *eal_args)
+{
+	int n = 0;
+
+	app[n++] = "helogate";
+	*eal_args = false;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			*eal_args = i > 1;
+			for (int j = i + 1; j < argc; j++)
+				app[n++] = argv[j];
+			return n;
+		}
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "--version") == 0 ||
+			 strcmp(argv[1], "--check-config") == 0))
+		for (int j = 1; j < argc; j++)
+			app[n++] = argv[j];
+	else
+		*eal_args = argc > 1;
+	return n;
+}
+
+/* --check-config with EAL options: the ports must exist. */
+static int check_ports(const struct config *cfg)
+{
+	uint16_t ports[2] = {cfg->single_port ? cfg->lab_port : cfg->outside_port,
+			     cfg->inside_port};
+	unsigned n = cfg->single_port ? 1 : 2;
+	char name[RTE_ETH_NAME_MAX_LEN];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!rte_eth_dev_is_valid_port(ports[i])) {
+			fprintf(stderr, "helogate: port %u does not exist (%u port(s) found)\n",
+				ports[i], rte_eth_dev_count_avail());
+			return -1;
+		}
+		rte_eth_dev_get_name_by_port(ports[i], name);
+		fprintf(stderr, "helogate: %-16s %u: %s\n",
+			cfg->single_port ? "port (lab)" : i == 0 ? "outside port" : "inside port",
+			ports[i], name);
+	}
+	return 0;
+}
+
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
 {
 	uint64_t rx = 0;
@@ -114,20 +169,43 @@ int main(int argc, char **argv)
 	static struct config cfg;
 	char err[512];
 
-	int eal_args = rte_eal_init(argc, argv);
-	if (eal_args < 0)
-		die("EAL initialization failed: %s (see the EAL message above)",
-		    rte_strerror(rte_errno));
-	argc -= eal_args;
-	argv += eal_args;
-	argv[0] = "helogate";
-
+	/* The configuration first, without EAL: --help, --version and
+	 * --check-config work on any host, and a bad option is one line. */
+	char **app_argv = calloc((size_t)argc + 1, sizeof(*app_argv));
+	bool with_eal;
+	if (app_argv == NULL)
+		die("%s", "out of memory");
+	int app_argc = split_args(argc, argv, app_argv, &with_eal);
 	config_defaults(&cfg);
-	int rc = config_parse_args(&cfg, argc, argv, err, sizeof(err));
+	int rc = config_parse_args(&cfg, app_argc, app_argv, err, sizeof(err));
+	free(app_argv);
 	if (rc == 1)
 		return 0;
 	if (rc != 0)
 		die("%s", err);
+	if (cfg.check_only) {
+		if (preflight_check(&cfg, stderr, err, sizeof(err)) != 0)
+			die("%s", err);
+		if (!with_eal) {
+			fprintf(stderr, "helogate: configuration OK (ports not checked: no EAL "
+					"options before '--')\n");
+			return 0;
+		}
+	}
+
+	rte_set_application_usage_hook(usage_hook);
+	int eal_args = rte_eal_init(argc, argv);
+	if (eal_args < 0)
+		die("EAL initialization failed: %s (see the EAL message above)",
+		    rte_strerror(rte_errno));
+	if (cfg.check_only) {
+		rc = check_ports(&cfg);
+		rte_eal_cleanup();
+		if (rc != 0)
+			return 2;
+		fprintf(stderr, "helogate: configuration OK\n");
+		return 0;
+	}
 
 	/* Shared read-only state, all loaded before any traffic flows. */
 	struct suffix_list *suffixes = suffix_list_load(cfg.psl_path[0] ? cfg.psl_path : NULL, err,

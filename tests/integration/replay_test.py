@@ -2,7 +2,7 @@
 """Integration tests: synthesized captures replayed through the real helogate.
 
 usage: replay_test.py SOURCE_ROOT BUILD_ROOT CASE
-CASE: mix | scenarios | errors | refused | events
+CASE: mix | scenarios | errors | refused | events | cli
 
 Each case runs helogate-synth to write a capture and the events helogate
 should report, replays the capture through scripts/helogate-replay (the real
@@ -15,7 +15,9 @@ binary on net_pcap, single-port lab mode, detect mode), and checks:
 The events case checks the events file as operations need it: appended to,
 never truncated; a write error (/dev/full, a closed pipe) counted, reported
 and turned into exit status 1 instead of a silent loss or SIGPIPE; the file
-reopened by name on SIGHUP.
+reopened by name on SIGHUP. The cli case checks --help, --version and
+--check-config without EAL, and the strict configuration contract (one line,
+FILE:LINE for the INI file, exit status 2).
 Prints one PASS/FAIL line per check; exits 1 on any failure.
 """
 import json
@@ -325,8 +327,67 @@ def case_events(work):
           f"reopened={reopened} rc={proc.returncode} {err.strip()[-300:]}")
 
 
+def case_cli(work):
+    # --help and --version before EAL: no hugepages, no EAL message.
+    for args, needle in [(["--", "--help"], "--check-config"), (["--help"], "usage: helogate"),
+                         (["--version"], "helogate "), (["--", "--version"], "Hyperscan ")]:
+        r = run([HELOGATE] + args, timeout=30)
+        check(r.returncode == 0 and needle in r.stdout and "EAL" not in r.stderr,
+              f"cli: helogate {' '.join(args)} works without EAL",
+              f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+    r = run([HELOGATE, "--version"], timeout=30)
+    lines = r.stdout.splitlines()
+    check(len(lines) == 3 and lines[1].startswith("DPDK 22.") and
+          lines[2].startswith("Hyperscan "), "cli: --version names helogate, DPDK and Hyperscan",
+          r.stdout)
+
+    banlist = os.path.join(SRC, "tests", "data", "banlist.txt")
+    good = os.path.join(work, "good.ini")
+    with open(good, "w") as f:
+        f.write("# helogate\n[helogate]\nmode = detect\nbanlist = %s\n"
+                "events = %s\n" % (banlist, os.path.join(work, "ev.jsonl")))
+    r = run([HELOGATE, "--check-config", "--config", good], timeout=60)
+    check(r.returncode == 0 and "configuration OK" in r.stderr and "3 name(s)" in r.stderr
+          and not os.path.exists(os.path.join(work, "ev.jsonl")),
+          "cli: --check-config loads a good file, creates nothing and exits 0",
+          f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+    eal = [HELOGATE, "-l", "0,1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
+           "--file-prefix", f"hg-cli-{os.getpid()}", "--log-level", "error",
+           "--vdev", "net_ring0", "--"]
+    r = run(eal + ["--check-config", "--single-port", "0"], timeout=60)
+    check(r.returncode == 0 and "0: net_ring0" in r.stderr,
+          "cli: --check-config with EAL options names the ports",
+          f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+    r = run(eal + ["--check-config", "--single-port", "4"], timeout=60)
+    check(r.returncode == 2 and "port 4 does not exist" in r.stderr,
+          "cli: --check-config refuses a missing port", f"rc={r.returncode}")
+
+    bad_patterns = os.path.join(work, "bad.patterns")
+    with open(bad_patterns, "w") as f:
+        f.write("^dyn[-.]\n(unclosed\n")
+    bad_ini = os.path.join(work, "bad.ini")
+    with open(bad_ini, "w") as f:
+        f.write("[helogate]\nmode = detect\nmode = enforce\n")
+    cases = [
+        (["--check-config", "--banned-patterns", bad_patterns], bad_patterns + ":2:"),
+        (["--check-config", "--events", work], work + ": is a directory"),
+        (["--check-config", "--config", work], work + ":0: is a directory"),
+        (["--check-config", "--config", bad_ini],
+         bad_ini + ":3: duplicate key 'mode' (first set at line 2)"),
+        (["--", "--config", bad_ini], bad_ini + ":3: duplicate key"),
+        (["--", "--events", "/tmp/x", "--stats", "/tmp/x"], "must not name the same file"),
+    ]
+    for args, needle in cases:
+        r = run([HELOGATE] + args, timeout=60)
+        lines = [l for l in r.stderr.splitlines() if l.startswith("helogate: ") and
+                 "loaded" not in l and "compiled" not in l and "name(s)" not in l]
+        check(r.returncode == 2 and len(lines) == 1 and needle in lines[0],
+              f"cli: {' '.join(args)} -> exit 2, one line with '{needle}'",
+              f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+
+
 with tempfile.TemporaryDirectory(prefix="hg-replay-test-") as work:
     {"mix": case_mix, "scenarios": case_scenarios, "errors": case_errors,
-     "refused": case_refused, "events": case_events}[CASE](work)
+     "refused": case_refused, "events": case_events, "cli": case_cli}[CASE](work)
 print(f"{'OK' if failures == 0 else 'FAILED'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)
