@@ -67,7 +67,8 @@ static FILE *open_output(const char *path)
 }
 
 /* Write every event the workers have published; returns how many. */
-static unsigned drain_events(struct worker *const *workers, unsigned n, struct event_log *out)
+static unsigned drain_events(struct worker *const *workers, unsigned n, struct event_log *out,
+			     const struct event_format *fmt)
 {
 	char line[EVENT_JSON_MAX];
 	unsigned written = 0;
@@ -76,7 +77,7 @@ static unsigned drain_events(struct worker *const *workers, unsigned n, struct e
 		struct event_ring *ring = worker_events(workers[i]);
 		const struct event *e;
 		while ((e = event_ring_peek(ring)) != NULL) {
-			size_t len = event_format_json(e, line, sizeof(line));
+			size_t len = event_format_json(e, fmt, line, sizeof(line));
 			event_ring_release(ring);
 			if (out != NULL && len > 0)
 				event_log_append(out, line, len);
@@ -294,11 +295,12 @@ int main(int argc, char **argv)
 		cfg.single_port ? "single-port lab layout" : "inline layout");
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
+	const struct event_format event_fmt = {.host = cfg.sensor_name, .replies = &cfg.replies};
 	uint64_t last_rx = 0, last_change_ms = worker_clock_ms(), last_stats_ms = last_change_ms;
 	uint64_t last_loss_report_ms = last_change_ms, losses_reported = 0;
 	uint64_t loss_report_ms = cfg.stats_interval_ms ? cfg.stats_interval_ms : 10000;
 	while (!stop_requested) {
-		unsigned written = drain_events(workers, n_workers, events_out);
+		unsigned written = drain_events(workers, n_workers, events_out, &event_fmt);
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
 			reload_requested = 0;
@@ -335,7 +337,7 @@ int main(int argc, char **argv)
 	}
 	stop_requested = true;
 	rte_eal_mp_wait_lcore();
-	drain_events(workers, n_workers, events_out);
+	drain_events(workers, n_workers, events_out, &event_fmt);
 	for (unsigned i = 0; i < n_ports; i++)
 		port_stop(ports[i]);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hs/hs.h>
 #include <rte_version.h>
@@ -34,6 +35,9 @@ void config_defaults(struct config *cfg)
 	cfg->takeover_wait_ms = 2000;
 	cfg->takeover_session_ms = 300 * 1000;
 	takeover_texts_default(&cfg->replies);
+	if (gethostname(cfg->sensor_name, sizeof(cfg->sensor_name)) != 0)
+		cfg->sensor_name[0] = '\0';
+	cfg->sensor_name[sizeof(cfg->sensor_name) - 1] = '\0';
 }
 
 /* One table drives both the command line and the config file, so the two
@@ -66,6 +70,7 @@ enum config_key {
 	KEY_VERIFY_CHECKSUMS,
 	KEY_REPLY,
 	KEY_TAKEOVER_WAIT,
+	KEY_SENSOR_NAME,
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_CHECK_CONFIG,
@@ -99,6 +104,7 @@ static const struct option long_options[] = {
 	{"verify-checksums", required_argument, NULL, KEY_VERIFY_CHECKSUMS},
 	{"reply", required_argument, NULL, KEY_REPLY},
 	{"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
+	{"sensor-name", required_argument, NULL, KEY_SENSOR_NAME},
 	{"help", no_argument, NULL, KEY_HELP},
 	{"version", no_argument, NULL, KEY_VERSION},
 	{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
@@ -133,6 +139,7 @@ void config_print_usage(const char *prog)
 	       "  --local-ip ADDR        an address of the mail servers (repeatable)\n"
 	       "  --events FILE|-        JSON Lines verdict events (- = stdout)\n"
 	       "  --stats FILE|-         counters as JSON at exit (- = stdout)\n"
+	       "  --sensor-name NAME     the events' \"host\" (default: this host's name)\n"
 	       "  --stats-interval S     print a counters line to stderr every S seconds\n"
 	       "  --config FILE          INI file, section [helogate], same keys as these options;\n"
 	       "                         list options on the command line replace the file's list\n"
@@ -336,6 +343,17 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		snprintf(cfg->replies.rcpt[reason], TAKEOVER_TEMPLATE_MAX, "%s", eq + 1);
 		return 0;
 	}
+	case KEY_SENSOR_NAME:
+		if (value[0] == '\0' || strlen(value) >= CONFIG_NAME_MAX)
+			return fail(err, err_size, where, key, "must be 1..255 characters, not",
+				    value);
+		for (const char *p = value; *p; p++)
+			if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\')
+				return fail(err, err_size, where, key,
+					    "must be printable ASCII without blanks or quotes, not",
+					    value);
+		strcpy(cfg->sensor_name, value);
+		return 0;
 	case KEY_TAKEOVER_WAIT:
 		if (!parse_uint(value, 60000, &v) || v < 10)
 			return fail(err, err_size, where, key, "must be 10..60000 ms, not", value);

@@ -45,6 +45,7 @@ struct config {
 	char psl_path[PATH_MAX];       /* "" = the build's default */
 	char events_path[PATH_MAX];    /* "" = no events, "-" = stdout */
 	char stats_path[PATH_MAX];     /* counters as JSON at exit; "" = none, "-" = stdout */
+	char sensor_name[CONFIG_NAME_MAX]; /* events' "host" (default: the host name) */
 	char local_domains[CONFIG_MAX_LOCAL_DOMAINS][CONFIG_NAME_MAX]; /* normalized */
 	unsigned n_local_domains;
 	struct ip_addr local_ips[CONFIG_MAX_LOCAL_IPS];

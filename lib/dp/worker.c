@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 
 #include "judge/banlist_rcu.h"
@@ -238,8 +239,20 @@ void worker_emit_event(struct worker *w, const struct flow_key *key, const struc
 		w->counters.events_dropped++;
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	e->ts_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	if (w->pkt_time_ns != 0) {
+		e->ts_ns = w->pkt_time_ns;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &now);
+		e->ts_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	}
+	if (w->pkt_info != NULL) {
+		e->vlan_count = w->pkt_info->vlan_count > 2 ? 2 : w->pkt_info->vlan_count;
+		for (unsigned i = 0; i < e->vlan_count; i++)
+			e->vlan[i] = w->pkt_info->vlan_tci[i] & 0x0fff;
+	}
+	if (f->flags & FLOW_F_HELO)
+		e->helo_verb = (f->flags & FLOW_F_EHLO) ? EVENT_HELO_EHLO : EVENT_HELO_HELO;
+	e->client_isn = f->client_isn;
 	e->worker = (uint16_t)w->id;
 	e->action = (uint8_t)action;
 	e->reason = (uint8_t)reason;
@@ -317,6 +330,10 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
 		w->counters.helos++;
+		if (cmd->verb == SMTP_VERB_EHLO)
+			f->flags |= FLOW_F_EHLO;
+		else
+			f->flags &= (uint16_t)~FLOW_F_EHLO;
 		if (!flow_store_helo(w, f, cmd->arg, cmd->arg_len)) {
 			w->counters.helo_no_memory++;
 			worker_flow_pass(w, f);
@@ -815,9 +832,18 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 		for (uint16_t i = 0; i < g; i++)
 			d[i] = classify_packet(w, pkts[base + i], from, &c[i]);
 		for (uint16_t i = 0; i < g; i++) {
-			if (d[i] == DISPOSE_TRACK)
-				handle_packet(w, pkts[base + i], from, now_ms, &c[i]);
-			else if (d[i] == DISPOSE_FORWARD)
+			if (d[i] == DISPOSE_TRACK) {
+				struct rte_mbuf *m = pkts[base + i];
+				/* net_pcap, the only port whose stamps port.c turns
+				 * on, gives microseconds since 1970. */
+				if (w->rx_ts_flag != 0 && (m->ol_flags & w->rx_ts_flag))
+					w->pkt_time_ns = 1000 * *RTE_MBUF_DYNFIELD(
+						m, w->rx_ts_offset, rte_mbuf_timestamp_t *);
+				w->pkt_info = &c[i].pi;
+				handle_packet(w, m, from, now_ms, &c[i]);
+				w->pkt_info = NULL;
+				w->pkt_time_ns = 0;
+			} else if (d[i] == DISPOSE_FORWARD)
 				worker_forward(w, pkts[base + i], from);
 			else
 				drop(pkts[base + i]);
@@ -880,6 +906,12 @@ int worker_run(void *arg)
 		ports[WORKER_SIDE_OUTSIDE] = cfg->outside_port;
 		ports[WORKER_SIDE_INSIDE] = cfg->inside_port;
 	}
+	/* A port that stamps packets (net_pcap in a replay) registered the
+	 * receive-timestamp field when it started: events then carry the
+	 * packet's time. */
+	int ts_flag_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+	w->rx_ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	w->rx_ts_flag = ts_flag_bit >= 0 && w->rx_ts_offset >= 0 ? RTE_BIT64(ts_flag_bit) : 0;
 	banlist_rcu_reader_online(w->shared.banlist, w->id);
 	while (!*w->stop) {
 		uint64_t now = worker_clock_ms();

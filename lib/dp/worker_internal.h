@@ -45,6 +45,7 @@ enum flow_state {
 #define FLOW_F_CLIENT_TS 0x40  /* the client's SYN offered timestamps */
 #define FLOW_F_TS 0x80         /* both SYNs carried timestamps: segments carry them (RFC 7323 3.2) */
 #define FLOW_F_TAKEOVER 0x100  /* takeover_block holds a takeover (enforce.c) */
+#define FLOW_F_EHLO 0x200      /* the last HELO/EHLO seen was EHLO (events' helo_verb) */
 
 /* One tracked session, the flow table's record (one per concurrent session;
  * docs/design.md gives the memory per flow). */
@@ -84,6 +85,13 @@ struct worker {
 	const struct banlist *banlist; /* valid until the next quiescent point */
 	struct worker_counters counters;
 	struct worker_tx tx[WORKER_SIDE_COUNT];
+	/* The packet at hand, for its events: receive time (ns since 1970,
+	 * 0 = none: the event takes the clock) and VLAN tags (NULL outside a
+	 * packet, e.g. in a timer). */
+	uint64_t pkt_time_ns;
+	const struct pkt_info *pkt_info;
+	int rx_ts_offset;   /* the mbuf's receive-timestamp field, -1: none */
+	uint64_t rx_ts_flag; /* its ol_flags bit, 0: none */
 };
 
 /* What the stream and SMTP callbacks need to know about the packet at hand. */

@@ -23,6 +23,7 @@ Prints one PASS/FAIL line per check; exits 1 on any failure.
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,26 @@ def case_events(work):
     check(lines[:1] == [old] and len(lines) == 1 + n_expected,
           "events: the existing file keeps its first line and gains the new events",
           f"{len(lines)} lines, first {lines[:1]}")
+
+    # The EVE fields: the packet's time (net_pcap stamps each packet with
+    # its capture time), one flow_id per session, the compatible keys kept.
+    with open(pcap, "rb") as f:
+        first_sec = struct.unpack("<I", f.read(28)[24:28])[0]
+    day = time.strftime("%Y-%m-%dT", time.gmtime(first_sec))
+    eve = [json.loads(l) for l in lines[1:]]
+    check(all(e["timestamp"].startswith(day) and e["timestamp"].endswith("+0000")
+              for e in eve), f"events: timestamp is the packet's time ({day}...)",
+          str([e["timestamp"] for e in eve[:3]]))
+    check(all(e["event_type"] == "smtp_helo" and e["proto"] == "TCP" and
+              e["src_ip"] + ":" + str(e["src_port"]) == e["client"] and
+              e["smtp"]["helo"] == e["helo"] and e["verdict"]["reason"] == e["reason"]
+              for e in eve), "events: EVE keys agree with the compatible keys")
+    per_client = {}
+    for e in eve:
+        per_client.setdefault(e["client"], set()).add(e["flow_id"])
+    check(all(len(ids) == 1 for ids in per_client.values()) and
+          len({e["flow_id"] for e in eve}) == len(per_client),
+          "events: one flow_id per session", str(per_client)[:300])
 
     # 2. /dev/full: every event lost, counted, said, exit status 1.
     stats = os.path.join(work, "full.stats.json")
