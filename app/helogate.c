@@ -2,7 +2,9 @@
  * helogate: the inline SMTP filter. Wires the library together and nothing
  * more: EAL, configuration, shared read-only state, ports, worker lcores,
  * and the control loop on the main lcore (event writer, stats, signals,
- * banned-list reload on SIGHUP, exit when a replay is drained).
+ * banned-list reload and events-file reopen on SIGHUP, exit when a replay is
+ * drained). Exit status: 0, 1 when an event was lost (not written, or
+ * dropped on a full ring), 2 on a configuration or start-up error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,7 +22,9 @@
 #include "judge/banlist_rcu.h"
 #include "dp/config.h"
 #include "filter/event.h"
+#include "filter/event_log.h"
 #include "dp/port.h"
+#include "dp/preflight.h"
 #include "smtp/scan.h"
 #include "dp/stats.h"
 #include "judge/suffix.h"
@@ -63,7 +67,8 @@ static FILE *open_output(const char *path)
 }
 
 /* Write every event the workers have published; returns how many. */
-static unsigned drain_events(struct worker *const *workers, unsigned n, FILE *out)
+static unsigned drain_events(struct worker *const *workers, unsigned n, struct event_log *out,
+			     const struct event_format *fmt)
 {
 	char line[EVENT_JSON_MAX];
 	unsigned written = 0;
@@ -72,16 +77,83 @@ static unsigned drain_events(struct worker *const *workers, unsigned n, FILE *ou
 		struct event_ring *ring = worker_events(workers[i]);
 		const struct event *e;
 		while ((e = event_ring_peek(ring)) != NULL) {
-			size_t len = event_format_json(e, line, sizeof(line));
+			size_t len = event_format_json(e, fmt, line, sizeof(line));
 			event_ring_release(ring);
 			if (out != NULL && len > 0)
-				fwrite(line, 1, len, out);
+				event_log_append(out, line, len);
 			written++;
 		}
 	}
 	if (written > 0 && out != NULL)
-		fflush(out);
+		event_log_flush(out);
 	return written;
+}
+
+/* Events lost to write errors since the last report: one line on stderr,
+ * at most once per interval. */
+static void report_event_losses(const struct event_log *log, uint64_t *reported)
+{
+	if (log == NULL || log->write_failed == *reported)
+		return;
+	fprintf(stderr,
+		"helogate: %llu event(s) not written to %s (%s); events_write_failed %llu\n",
+		(unsigned long long)(log->write_failed - *reported), log->path,
+		strerror(log->last_errno), (unsigned long long)log->write_failed);
+	*reported = log->write_failed;
+}
+
+/* EAL's -h prints helogate's options first. */
+static void usage_hook(const char *prog)
+{
+	config_print_usage(prog);
+}
+
+/* The application's arguments, before EAL sees any: those after "--", or
+ * all of them when the first is --help, --version or --check-config (which
+ * need no EAL). app[0] is the program name. Returns their count; *eal_args
+ * tells whether EAL options were given before "--". */
+static int split_args(int argc, char **argv, char **app, bool *eal_args)
+{
+	int n = 0;
+
+	app[n++] = "helogate";
+	*eal_args = false;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			*eal_args = i > 1;
+			for (int j = i + 1; j < argc; j++)
+				app[n++] = argv[j];
+			return n;
+		}
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "--version") == 0 ||
+			 strcmp(argv[1], "--check-config") == 0))
+		for (int j = 1; j < argc; j++)
+			app[n++] = argv[j];
+	else
+		*eal_args = argc > 1;
+	return n;
+}
+
+/* --check-config with EAL options: the ports must exist. */
+static int check_ports(const struct config *cfg)
+{
+	uint16_t ports[2] = {cfg->single_port ? cfg->lab_port : cfg->outside_port,
+			     cfg->inside_port};
+	unsigned n = cfg->single_port ? 1 : 2;
+	char name[RTE_ETH_NAME_MAX_LEN];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!rte_eth_dev_is_valid_port(ports[i])) {
+			fprintf(stderr, "helogate: port %u does not exist (%u port(s) found)\n",
+				ports[i], rte_eth_dev_count_avail());
+			return -1;
+		}
+		rte_eth_dev_get_name_by_port(ports[i], name);
+		fprintf(stderr, "helogate: %-16s %u: %s\n",
+			cfg->single_port ? "port (lab)" : i == 0 ? "outside port" : "inside port",
+			ports[i], name);
+	}
+	return 0;
 }
 
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
@@ -98,20 +170,43 @@ int main(int argc, char **argv)
 	static struct config cfg;
 	char err[512];
 
-	int eal_args = rte_eal_init(argc, argv);
-	if (eal_args < 0)
-		die("EAL initialization failed: %s (see the EAL message above)",
-		    rte_strerror(rte_errno));
-	argc -= eal_args;
-	argv += eal_args;
-	argv[0] = "helogate";
-
+	/* The configuration first, without EAL: --help, --version and
+	 * --check-config work on any host, and a bad option is one line. */
+	char **app_argv = calloc((size_t)argc + 1, sizeof(*app_argv));
+	bool with_eal;
+	if (app_argv == NULL)
+		die("%s", "out of memory");
+	int app_argc = split_args(argc, argv, app_argv, &with_eal);
 	config_defaults(&cfg);
-	int rc = config_parse_args(&cfg, argc, argv, err, sizeof(err));
+	int rc = config_parse_args(&cfg, app_argc, app_argv, err, sizeof(err));
+	free(app_argv);
 	if (rc == 1)
 		return 0;
 	if (rc != 0)
 		die("%s", err);
+	if (cfg.check_only) {
+		if (preflight_check(&cfg, stderr, err, sizeof(err)) != 0)
+			die("%s", err);
+		if (!with_eal) {
+			fprintf(stderr, "helogate: configuration OK (ports not checked: no EAL "
+					"options before '--')\n");
+			return 0;
+		}
+	}
+
+	rte_set_application_usage_hook(usage_hook);
+	int eal_args = rte_eal_init(argc, argv);
+	if (eal_args < 0)
+		die("EAL initialization failed: %s (see the EAL message above)",
+		    rte_strerror(rte_errno));
+	if (cfg.check_only) {
+		rc = check_ports(&cfg);
+		rte_eal_cleanup();
+		if (rc != 0)
+			return 2;
+		fprintf(stderr, "helogate: configuration OK\n");
+		return 0;
+	}
 
 	/* Shared read-only state, all loaded before any traffic flows. */
 	struct suffix_list *suffixes = suffix_list_load(cfg.psl_path[0] ? cfg.psl_path : NULL, err,
@@ -136,7 +231,13 @@ int main(int argc, char **argv)
 		if (patterns == NULL)
 			die("%s", err);
 	}
-	FILE *events_out = open_output(cfg.events_path);
+	static struct event_log events_log;
+	struct event_log *events_out = NULL;
+	if (cfg.events_path[0] != '\0') {
+		if (event_log_open(&events_log, cfg.events_path, err, sizeof(err)) != 0)
+			die("%s", err);
+		events_out = &events_log;
+	}
 	FILE *stats_out = open_output(cfg.stats_path);
 
 	struct rte_mempool *pool = rte_pktmbuf_pool_create("helogate_mbufs", cfg.mbufs, 256, 0,
@@ -179,6 +280,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGUSR1, on_signal);
+	signal(SIGPIPE, SIG_IGN); /* a closed events reader is a write error, counted */
 
 	unsigned next = 0;
 	unsigned lcore;
@@ -193,9 +295,12 @@ int main(int argc, char **argv)
 		cfg.single_port ? "single-port lab layout" : "inline layout");
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
+	const struct event_format event_fmt = {.host = cfg.sensor_name, .replies = &cfg.replies};
 	uint64_t last_rx = 0, last_change_ms = worker_clock_ms(), last_stats_ms = last_change_ms;
+	uint64_t last_loss_report_ms = last_change_ms, losses_reported = 0;
+	uint64_t loss_report_ms = cfg.stats_interval_ms ? cfg.stats_interval_ms : 10000;
 	while (!stop_requested) {
-		unsigned written = drain_events(workers, n_workers, events_out);
+		unsigned written = drain_events(workers, n_workers, events_out, &event_fmt);
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
 			reload_requested = 0;
@@ -205,6 +310,14 @@ int main(int argc, char **argv)
 				fprintf(stderr, "helogate: reload failed, old list kept: %s\n", err);
 			else
 				fprintf(stderr, "helogate: banned list reloaded from %s\n", cfg.banlist_path);
+			if (events_out != NULL && event_log_reopen(events_out, err, sizeof(err)) != 0)
+				fprintf(stderr, "helogate: events file not reopened, "
+						"still writing the old one: %s\n",
+					err);
+		}
+		if (now - last_loss_report_ms >= loss_report_ms) {
+			last_loss_report_ms = now;
+			report_event_losses(events_out, &losses_reported);
 		}
 		if (stats_requested ||
 		    (cfg.stats_interval_ms && now - last_stats_ms >= cfg.stats_interval_ms)) {
@@ -224,16 +337,28 @@ int main(int argc, char **argv)
 	}
 	stop_requested = true;
 	rte_eal_mp_wait_lcore();
-	drain_events(workers, n_workers, events_out);
+	drain_events(workers, n_workers, events_out, &event_fmt);
 	for (unsigned i = 0; i < n_ports; i++)
 		port_stop(ports[i]);
 
+	if (events_out != NULL)
+		event_log_close(events_out);
+	uint64_t write_failed = events_out != NULL ? events_out->write_failed : 0;
 	if (stats_out != NULL)
-		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool));
+		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool),
+				 write_failed);
 	stats_write_line(stderr, workers, n_workers);
-
-	if (events_out != NULL && events_out != stdout)
-		fclose(events_out);
+	report_event_losses(events_out, &losses_reported);
+	struct worker_counters total;
+	stats_sum(workers, n_workers, &total);
+	int status = 0;
+	if (write_failed > 0 || total.events_dropped > 0) {
+		fprintf(stderr,
+			"helogate: events were lost: %llu not written (events_write_failed), "
+			"%llu dropped on a full ring (events_dropped)\n",
+			(unsigned long long)write_failed, (unsigned long long)total.events_dropped);
+		status = 1;
+	}
 	if (stats_out != NULL && stats_out != stdout)
 		fclose(stats_out);
 	for (unsigned i = 0; i < n_workers; i++)
@@ -245,5 +370,5 @@ int main(int argc, char **argv)
 	suffix_list_free(suffixes);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
-	return 0;
+	return status;
 }

@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-scripts/bootstrap.sh test lab || exit 1
+scripts/bootstrap.sh test lab || { echo "test: scripts/bootstrap.sh failed (see above)" >&2; exit 1; }
 
 passed=0
 failed=0

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <rte_cfgfile.h>
+#include <hs/hs.h>
+#include <rte_version.h>
 
 #include "judge/hostname.h"
 #include "judge/verdict.h"
@@ -32,6 +35,9 @@ void config_defaults(struct config *cfg)
 	cfg->takeover_wait_ms = 2000;
 	cfg->takeover_session_ms = 300 * 1000;
 	takeover_texts_default(&cfg->replies);
+	if (gethostname(cfg->sensor_name, sizeof(cfg->sensor_name)) != 0)
+		cfg->sensor_name[0] = '\0';
+	cfg->sensor_name[sizeof(cfg->sensor_name) - 1] = '\0';
 }
 
 /* One table drives both the command line and the config file, so the two
@@ -64,7 +70,10 @@ enum config_key {
 	KEY_VERIFY_CHECKSUMS,
 	KEY_REPLY,
 	KEY_TAKEOVER_WAIT,
+	KEY_SENSOR_NAME,
 	KEY_HELP,
+	KEY_VERSION,
+	KEY_CHECK_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -95,13 +104,24 @@ static const struct option long_options[] = {
 	{"verify-checksums", required_argument, NULL, KEY_VERIFY_CHECKSUMS},
 	{"reply", required_argument, NULL, KEY_REPLY},
 	{"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
+	{"sensor-name", required_argument, NULL, KEY_SENSOR_NAME},
 	{"help", no_argument, NULL, KEY_HELP},
+	{"version", no_argument, NULL, KEY_VERSION},
+	{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
 	{NULL, 0, NULL, 0},
 };
+
+void config_print_version(void)
+{
+	printf("helogate %s\n%s\nHyperscan %s\n", HG_VERSION, rte_version(), hs_version());
+}
 
 void config_print_usage(const char *prog)
 {
 	printf("usage: %s [EAL options] -- [options]\n"
+	       "       %s --help | --version | --check-config [options]   (no EAL, no traffic)\n"
+	       "EAL options (cores, devices, memory) come before '--': see DPDK's\n"
+	       "\"EAL parameters\" guide; e.g. -l 0,1 -a 0000:01:00.0 -a 0000:01:00.1\n"
 	       "ports:\n"
 	       "  --outside P            port towards the clients (inline mode; default 0)\n"
 	       "  --inside P             port towards the mail servers (inline mode; default 1)\n"
@@ -119,8 +139,13 @@ void config_print_usage(const char *prog)
 	       "  --local-ip ADDR        an address of the mail servers (repeatable)\n"
 	       "  --events FILE|-        JSON Lines verdict events (- = stdout)\n"
 	       "  --stats FILE|-         counters as JSON at exit (- = stdout)\n"
+	       "  --sensor-name NAME     the events' \"host\" (default: this host's name)\n"
 	       "  --stats-interval S     print a counters line to stderr every S seconds\n"
-	       "  --config FILE          INI file, section [helogate], same keys as these options\n"
+	       "  --config FILE          INI file, section [helogate], same keys as these options;\n"
+	       "                         list options on the command line replace the file's list\n"
+	       "  --check-config         load the configuration, lists, patterns and suffix list,\n"
+	       "                         report, and exit 0 (valid) or 2 without starting traffic\n"
+	       "  --version              helogate's, DPDK's and Hyperscan's versions\n"
 	       "sizing:\n"
 	       "  --flows N              flow-table capacity per worker (default 1048576)\n"
 	       "  --blocks N             2 KiB buffers per worker (default 65536)\n"
@@ -130,8 +155,9 @@ void config_print_usage(const char *prog)
 	       "  --burst N              receive burst size (default 32)\n"
 	       "  --mbufs N              mbuf pool size (default 16383)\n"
 	       "  --verify-checksums yes|no  check TCP checksums in software when the port did not\n"
-	       "  --exit-idle MS         stop after MS milliseconds without a packet (replays)\n",
-	       prog, HG_DEFAULT_PSL_FILE);
+	       "  --exit-idle MS         stop after MS milliseconds without a packet (replays)\n"
+	       "exit status: 0; 1 when an event was lost; 2 for a configuration or start-up error\n",
+	       prog, prog, HG_DEFAULT_PSL_FILE);
 }
 
 static const char *key_name(int key)
@@ -186,11 +212,13 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 	case KEY_SINGLE_PORT:
 		if (!parse_uint(value, CONFIG_NO_PORT - 1, &v))
 			return fail(err, err_size, where, key, "not a port number", value);
-		if (key == KEY_OUTSIDE)
+		if (key == KEY_OUTSIDE) {
 			cfg->outside_port = (uint16_t)v;
-		else if (key == KEY_INSIDE)
+			cfg->inline_ports_set = true;
+		} else if (key == KEY_INSIDE) {
 			cfg->inside_port = (uint16_t)v;
-		else {
+			cfg->inline_ports_set = true;
+		} else {
 			cfg->lab_port = (uint16_t)v;
 			cfg->single_port = true;
 		}
@@ -315,6 +343,17 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		snprintf(cfg->replies.rcpt[reason], TAKEOVER_TEMPLATE_MAX, "%s", eq + 1);
 		return 0;
 	}
+	case KEY_SENSOR_NAME:
+		if (value[0] == '\0' || strlen(value) >= CONFIG_NAME_MAX)
+			return fail(err, err_size, where, key, "must be 1..255 characters, not",
+				    value);
+		for (const char *p = value; *p; p++)
+			if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\')
+				return fail(err, err_size, where, key,
+					    "must be printable ASCII without blanks or quotes, not",
+					    value);
+		strcpy(cfg->sensor_name, value);
+		return 0;
 	case KEY_TAKEOVER_WAIT:
 		if (!parse_uint(value, 60000, &v) || v < 10)
 			return fail(err, err_size, where, key, "must be 10..60000 ms, not", value);
@@ -336,62 +375,185 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Keys that hold a list (comma-separated in the file; repeatable options).
+ * On the command line the first occurrence replaces the file's list. */
+static bool is_list_key(int key)
+{
+	return key == KEY_SMTP_PORT || key == KEY_LOCAL_DOMAIN || key == KEY_LOCAL_IP;
+}
+
+static void clear_list(struct config *cfg, int key)
+{
+	if (key == KEY_SMTP_PORT)
+		cfg->n_smtp_ports = 0;
+	else if (key == KEY_LOCAL_DOMAIN)
+		cfg->n_local_domains = 0;
+	else if (key == KEY_LOCAL_IP)
+		cfg->n_local_ips = 0;
+}
+
+/* A key the file may set: every option that takes a value, except those
+ * that only make sense on the command line. */
+static const struct option *file_key(const char *name)
+{
+	for (const struct option *o = long_options; o->name != NULL; o++)
+		if (strcmp(o->name, name) == 0)
+			return o->has_arg == required_argument && o->val != KEY_CONFIG ? o : NULL;
+	return NULL;
+}
+
+#define CONFIG_LINE_MAX 4096
+
+static int file_error(char *err, size_t err_size, const char *path, unsigned line, const char *fmt,
+		      const char *detail)
+{
+	int n = snprintf(err, err_size, "%s:%u: ", path, line);
+	if (n >= 0 && (size_t)n < err_size)
+		snprintf(err + n, err_size - (size_t)n, fmt, detail);
+	return -1;
+}
+
+/* One "key = value" line of section [helogate]. */
+static int load_entry(struct config *cfg, const char *path, unsigned line, char *text,
+		      unsigned *first_line, char *err, size_t err_size)
+{
+	char *eq = strchr(text, '=');
+
+	if (eq == NULL)
+		return file_error(err, err_size, path, line, "expected 'key = value', not '%s'",
+				  text);
+	*eq = '\0';
+	char *name = trim(text), *value = trim(eq + 1);
+	if (name[0] == '\0')
+		return file_error(err, err_size, path, line, "%s", "a value without a key");
+	const struct option *o = file_key(name);
+	if (o == NULL)
+		return file_error(err, err_size, path, line, "unknown key '%s'", name);
+	size_t index = (size_t)(o - long_options);
+	if (first_line[index] != 0) {
+		char what[96];
+		snprintf(what, sizeof(what), "%.40s' (first set at line %u)", name,
+			 first_line[index]);
+		return file_error(err, err_size, path, line, "duplicate key '%s", what);
+	}
+	first_line[index] = line;
+	char where[PATH_MAX + 16];
+	snprintf(where, sizeof(where), "%s:%u", path, line);
+	/* List keys take comma-separated values; any other value is one
+	 * value (a reply text may hold commas). */
+	if (!is_list_key(o->val))
+		return config_set(cfg, o->val, value, err, err_size, where);
+	char *save = NULL;
+	for (char *item = strtok_r(value, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save))
+		if (config_set(cfg, o->val, trim(item), err, err_size, where) != 0)
+			return -1;
+	return 0;
+}
+
 int config_load_file(struct config *cfg, const char *path, char *err, size_t err_size)
 {
-	struct rte_cfgfile *file = rte_cfgfile_load(path, 0);
+	unsigned first_line[sizeof(long_options) / sizeof(long_options[0])] = {0};
+	struct stat st;
+	bool in_section = false;
+	unsigned line = 0;
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = 0;
 
-	if (file == NULL) {
-		snprintf(err, err_size, "%s: cannot read or parse the file", path);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return file_error(err, err_size, path, 0, "%s", strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		bool dir = S_ISDIR(st.st_mode);
+		fclose(f);
+		return file_error(err, err_size, path, 0, "%s",
+				  dir ? "is a directory, not a file" : "not a regular file");
+	}
+	errno = 0;
+	while (rc == 0 && (len = getline(&text, &cap, f)) >= 0) {
+		line++;
+		if (len > CONFIG_LINE_MAX) {
+			rc = file_error(err, err_size, path, line, "line longer than %s bytes",
+					"4096");
+			break;
+		}
+		if (memchr(text, '\0', (size_t)len) != NULL) {
+			rc = file_error(err, err_size, path, line, "%s", "a NUL byte in the line");
+			break;
+		}
+		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+			text[--len] = '\0';
+		char *t = trim(text);
+		if (t[0] == '\0' || t[0] == '#' || t[0] == ';')
+			continue;
+		if (t[0] == '[') {
+			if (t[strlen(t) - 1] != ']')
+				rc = file_error(err, err_size, path, line,
+						"malformed section header '%s'", t);
+			else if (strcmp(t, "[helogate]") != 0)
+				rc = file_error(err, err_size, path, line,
+						"unknown section %s (expected [helogate])", t);
+			else if (in_section)
+				rc = file_error(err, err_size, path, line, "%s",
+						"duplicate section [helogate]");
+			in_section = true;
+			continue;
+		}
+		if (!in_section) {
+			rc = file_error(err, err_size, path, line, "'%s' before [helogate]", t);
+			break;
+		}
+		rc = load_entry(cfg, path, line, t, first_line, err, err_size);
+	}
+	if (rc == 0 && ferror(f))
+		rc = file_error(err, err_size, path, line + 1, "%s", strerror(errno ? errno : EIO));
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+/* Two output paths name the same file: equal text, or one existing inode. */
+static bool same_output(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (a[0] == '\0' || b[0] == '\0')
+		return false;
+	if (strcmp(a, b) == 0)
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+static int config_check_conflicts(const struct config *cfg, char *err, size_t err_size)
+{
+	if (same_output(cfg->events_path, cfg->stats_path)) {
+		snprintf(err, err_size, "--events and --stats must not name the same file ('%s')",
+			 strcmp(cfg->events_path, "-") == 0 ? "-" : cfg->stats_path);
 		return -1;
 	}
-	int rc = 0;
-	int n_sections = rte_cfgfile_num_sections(file, NULL, 0);
-	for (int s = 0; s < n_sections && rc == 0; s++) {
-		char section[CFG_NAME_LEN];
-		int n = rte_cfgfile_section_num_entries_by_index(file, section, s);
-		if (strcmp(section, "helogate") != 0) {
-			snprintf(err, err_size, "%s: unknown section [%s] (expected [helogate])", path,
-				 section);
-			rc = -1;
-			break;
-		}
-		struct rte_cfgfile_entry *entries = calloc((size_t)(n > 0 ? n : 1), sizeof(*entries));
-		if (entries == NULL) {
-			snprintf(err, err_size, "%s: out of memory", path);
-			rc = -1;
-			break;
-		}
-		rte_cfgfile_section_entries_by_index(file, s, section, entries, n);
-		for (int i = 0; i < n && rc == 0; i++) {
-			const struct option *o = long_options;
-			while (o->name != NULL && strcmp(o->name, entries[i].name) != 0)
-				o++;
-			if (o->name == NULL || o->val == KEY_CONFIG || o->val == KEY_HELP) {
-				snprintf(err, err_size, "%s: unknown key '%s'", path, entries[i].name);
-				rc = -1;
-				break;
-			}
-			/* List keys take comma-separated values in the file; a reply
-			 * text is one value (it may hold commas). */
-			if (o->val == KEY_REPLY) {
-				rc = config_set(cfg, o->val, trim(entries[i].value), err, err_size, path);
-				continue;
-			}
-			char *save = NULL;
-			for (char *item = strtok_r(entries[i].value, ",", &save); item != NULL && rc == 0;
-			     item = strtok_r(NULL, ",", &save))
-				rc = config_set(cfg, o->val, trim(item), err, err_size, path);
-		}
-		free(entries);
+	if (cfg->single_port && cfg->inline_ports_set) {
+		snprintf(err, err_size,
+			 "--single-port (lab layout) conflicts with --outside/--inside "
+			 "(inline layout)");
+		return -1;
 	}
-	rte_cfgfile_close(file);
-	return rc;
+	for (unsigned i = 0; i < cfg->n_smtp_ports; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (cfg->smtp_ports[i] == cfg->smtp_ports[j]) {
+				snprintf(err, err_size, "--smtp-port %u given twice",
+					 cfg->smtp_ports[i]);
+				return -1;
+			}
+	return 0;
 }
 
 int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_size)
 {
 	int c;
-	bool smtp_ports_from_cli = false;
+	bool list_from_cli[KEY_CHECK_CONFIG + 1] = {false};
 
 	/* First pass: the config file only, so the command line overrides it. */
 	optind = 1;
@@ -408,6 +570,12 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		case KEY_HELP:
 			config_print_usage(argv[0]);
 			return 1;
+		case KEY_VERSION:
+			config_print_version();
+			return 1;
+		case KEY_CHECK_CONFIG:
+			cfg->check_only = true;
+			break;
 		case ':':
 			snprintf(err, err_size, "option '%s' needs a value", argv[optind - 1]);
 			return -1;
@@ -415,10 +583,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 			snprintf(err, err_size, "unknown option '%s' (try --help)", argv[optind - 1]);
 			return -1;
 		default:
-			/* --smtp-port on the command line replaces the file's list. */
-			if (c == KEY_SMTP_PORT && !smtp_ports_from_cli) {
-				cfg->n_smtp_ports = 0;
-				smtp_ports_from_cli = true;
+			/* A list on the command line replaces the file's list. */
+			if (is_list_key(c) && !list_from_cli[c]) {
+				clear_list(cfg, c);
+				list_from_cli[c] = true;
 			}
 			if (config_set(cfg, c, optarg, err, err_size, "") != 0)
 				return -1;
@@ -435,5 +603,5 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 			 cfg->outside_port);
 		return -1;
 	}
-	return 0;
+	return config_check_conflicts(cfg, err, err_size);
 }

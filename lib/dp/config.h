@@ -1,11 +1,14 @@
 /*
  * config: helogate's settings, from the command line (after EAL's "--") and
- * from an INI file (--config FILE, read with DPDK's rte_cfgfile; section
- * [helogate], the same keys as the long options without "--").
+ * from an INI file (--config FILE; section [helogate], the same keys as the
+ * long options without "--", "#" or ";" comments). The file is validated
+ * strictly: a malformed line, an unknown or duplicate key, a directory or an
+ * unreadable file is an error.
  *
  * Produces one struct config that is immutable once the workers start.
- * Every problem is reported as one line naming the option or FILE:key and
- * what is wrong; nothing here touches ports or traffic.
+ * Every problem is reported as one line: "--option: ..." for the command
+ * line, "FILE:LINE: ..." for the file (LINE 0: the file as a whole); nothing
+ * here touches ports or traffic, and nothing needs EAL.
  */
 #ifndef HG_CONFIG_H
 #define HG_CONFIG_H
@@ -28,6 +31,8 @@ enum config_mode { CONFIG_MODE_DETECT, CONFIG_MODE_ENFORCE };
 
 struct config {
 	enum config_mode mode;
+	bool check_only;         /* --check-config: load everything, start nothing */
+	bool inline_ports_set;   /* --outside or --inside was given */
 	bool single_port;        /* lab mode: both directions on one port */
 	uint16_t outside_port;   /* towards the clients (inline mode) */
 	uint16_t inside_port;    /* towards the mail servers (inline mode) */
@@ -40,6 +45,7 @@ struct config {
 	char psl_path[PATH_MAX];       /* "" = the build's default */
 	char events_path[PATH_MAX];    /* "" = no events, "-" = stdout */
 	char stats_path[PATH_MAX];     /* counters as JSON at exit; "" = none, "-" = stdout */
+	char sensor_name[CONFIG_NAME_MAX]; /* events' "host" (default: the host name) */
 	char local_domains[CONFIG_MAX_LOCAL_DOMAINS][CONFIG_NAME_MAX]; /* normalized */
 	unsigned n_local_domains;
 	struct ip_addr local_ips[CONFIG_MAX_LOCAL_IPS];
@@ -65,11 +71,14 @@ void config_defaults(struct config *cfg);
 
 /* Parse the application's arguments (argv[0] is the program name; EAL's own
  * arguments already removed). A --config FILE is read first, so command-line
- * options override it. Returns 0, 1 when --help was printed, or -1 with a
- * one-line message in err. */
+ * options override it, and a list given on the command line (--smtp-port,
+ * --local-domain, --local-ip) replaces the file's list. Conflicting options
+ * are refused (--events and --stats naming one file, --single-port with
+ * --outside/--inside, a repeated --smtp-port). Returns 0, 1 when --help or
+ * --version was printed, or -1 with a one-line message in err. */
 int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_size);
 
-/* Read an INI file into cfg. Returns 0 or -1 with "FILE: ..." in err. */
+/* Read an INI file into cfg. Returns 0 or -1 with "FILE:LINE: reason" in err. */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t err_size);
 
 /* True when port is one of the configured SMTP ports. */
@@ -83,5 +92,9 @@ static inline bool config_is_smtp_port(const struct config *cfg, uint16_t port)
 
 /* The usage text printed by --help. */
 void config_print_usage(const char *prog);
+
+/* "helogate VERSION", DPDK's and Hyperscan's versions, one per line, on
+ * standard output (--version; needs no EAL). */
+void config_print_version(void);
 
 #endif

@@ -57,6 +57,12 @@ int port_start(uint16_t port_id, uint16_t n_queues, struct rte_mempool *pool, ch
 	}
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	/* net_pcap stamps each packet with its capture time (the pcap
+	 * header's): events of a replay then carry the packet's time. A NIC's
+	 * timestamps count its own clock, not wall time, so they stay off. */
+	if (strcmp(info.driver_name, "net_pcap") == 0 &&
+	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
 	rc = rte_eth_dev_configure(port_id, n_queues, n_queues, &conf);
 	if (rc != 0) {
 		snprintf(err, err_size, "port %u: configure failed: %s", port_id, strerror(-rc));

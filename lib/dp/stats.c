@@ -101,7 +101,8 @@ static void write_object(FILE *out, const struct worker_counters *c, uint64_t he
 	fprintf(out, "}}");
 }
 
-void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint64_t mbufs_in_use)
+void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint64_t mbufs_in_use,
+		      uint64_t events_write_failed)
 {
 	struct worker_counters total;
 
@@ -118,7 +119,8 @@ void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint
 			fputc(',', out);
 		write_object(out, worker_counters(workers[i]), worker_held(workers[i]));
 	}
-	fprintf(out, "],\"mbufs_in_use\":%llu}\n", (unsigned long long)mbufs_in_use);
+	fprintf(out, "],\"mbufs_in_use\":%llu,\"events_write_failed\":%llu}\n",
+		(unsigned long long)mbufs_in_use, (unsigned long long)events_write_failed);
 	fflush(out);
 }
 

@@ -13,6 +13,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 
 #include "wire/disposition.h"
@@ -39,6 +40,8 @@ struct worker {
 	struct worker_counters counters;
 	struct session_out out; /* the segments and timer of the packet at hand */
 	struct worker_tx tx[WORKER_SIDE_COUNT];
+	int rx_ts_offset;    /* the mbuf's receive-timestamp field, -1: none */
+	uint64_t rx_ts_flag; /* its ol_flags bit, 0: none */
 };
 
 uint64_t worker_clock_ms(void)
@@ -439,9 +442,18 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 		for (uint16_t i = 0; i < g; i++)
 			classify_packet(w, pkts[base + i], from, &c[i]);
 		for (uint16_t i = 0; i < g; i++) {
-			if (c[i].tracked)
-				handle_tracked(w, pkts[base + i], from, now_ms, &c[i]);
-			else
+			if (c[i].tracked) {
+				struct rte_mbuf *m = pkts[base + i];
+				/* net_pcap, the only port whose stamps port.c turns
+				 * on, gives microseconds since 1970. */
+				if (w->rx_ts_flag != 0 && (m->ol_flags & w->rx_ts_flag))
+					w->env.pkt_time_ns = 1000 * *RTE_MBUF_DYNFIELD(
+						m, w->rx_ts_offset, rte_mbuf_timestamp_t *);
+				w->env.pkt_info = &c[i].pi;
+				handle_tracked(w, m, from, now_ms, &c[i]);
+				w->env.pkt_info = NULL;
+				w->env.pkt_time_ns = 0;
+			} else
 				worker_apply(w, pkts[base + i], &c[i].pi, from, -1, c[i].d);
 		}
 		session_prof_add(&w->env, WORKER_STAGE_TOTAL, t0);
@@ -518,6 +530,12 @@ int worker_run(void *arg)
 		ports[WORKER_SIDE_OUTSIDE] = cfg->outside_port;
 		ports[WORKER_SIDE_INSIDE] = cfg->inside_port;
 	}
+	/* A port that stamps packets (net_pcap in a replay) registered the
+	 * receive-timestamp field when it started: events then carry the
+	 * packet's time. */
+	int ts_flag_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+	w->rx_ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	w->rx_ts_flag = ts_flag_bit >= 0 && w->rx_ts_offset >= 0 ? RTE_BIT64(ts_flag_bit) : 0;
 	banlist_rcu_reader_online(w->shared.banlist, w->id);
 	while (!*w->stop) {
 		uint64_t now = worker_clock_ms();

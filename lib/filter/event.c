@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "filter/takeover.h"
 #include "judge/verdict.h"
 
 struct event_ring {
@@ -141,27 +142,127 @@ static size_t put_endpoint(char *out, const struct ip_addr *addr, uint16_t port)
 	return (size_t)sprintf(out, "%s:%u", text, port);
 }
 
-size_t event_format_json(const struct event *e, char *buf, size_t size)
+static size_t put_ip(char *out, const struct ip_addr *addr)
+{
+	char text[IP_ADDR_TEXT_MAX];
+
+	ip_addr_format(addr, text, sizeof(text));
+	return (size_t)sprintf(out, "%s", text);
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t event_flow_id(const struct event *e)
+{
+	uint64_t h = mix64(((uint64_t)e->client.family << 48) ^ ((uint64_t)e->client_port << 16) ^
+			   e->server_port ^ ((uint64_t)e->client_isn << 20));
+	uint64_t words[4];
+
+	memcpy(words, e->client.bytes, 16);
+	memcpy(words + 2, e->server.bytes, 16);
+	for (int i = 0; i < 4; i++)
+		h = mix64(h ^ words[i]);
+	h &= (1ull << 53) - 1;
+	return h != 0 ? h : 1;
+}
+
+/* The reply a rejected RCPT was given, without CRLF; 0 when none. */
+static size_t reply_text(const struct event *e, const struct event_format *fmt, char *out)
+{
+	if (fmt == NULL || fmt->replies == NULL || e->action != EVENT_ACTION_REJECTED ||
+	    strcmp(e->command, "RCPT") != 0)
+		return 0;
+	struct takeover_session s = {
+		.reason = (enum verdict_reason)e->reason,
+		.helo = e->helo,
+		.helo_len = e->helo_len,
+		.texts = fmt->replies,
+	};
+	size_t n = takeover_format_rcpt_reply(&s, (const uint8_t *)e->rcpt, e->rcpt_len, out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		n--;
+	return n;
+}
+
+size_t event_format_json(const struct event *e, const struct event_format *fmt, char *buf,
+			 size_t size)
 {
 	char tmp[EVENT_JSON_MAX];
+	char reply[TAKEOVER_REPLY_MAX];
+	char when[40];
 	size_t n = 0;
 	struct tm tm;
 	time_t secs = (time_t)(e->ts_ns / 1000000000u);
+	unsigned usec = (unsigned)(e->ts_ns % 1000000000u / 1000u);
 	const char *action = e->action == EVENT_ACTION_REJECTED ? "rejected" : "detected";
+	const char *reason = verdict_reason_name((enum verdict_reason)e->reason);
+	size_t command_len = strnlen(e->command, sizeof(e->command));
 
 	gmtime_r(&secs, &tm);
-	n += strftime(tmp, sizeof(tmp), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)sprintf(tmp + n, ".%06uZ\",\"worker\":%u,\"client\":\"",
-			     (unsigned)(e->ts_ns % 1000000000u / 1000u), e->worker);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* EVE: the event as Suricata writes one. */
+	n += (size_t)sprintf(tmp + n,
+			     "{\"timestamp\":\"%s.%06u+0000\",\"flow_id\":%llu,"
+			     "\"event_type\":\"smtp_helo\",\"src_ip\":\"",
+			     when, usec, (unsigned long long)event_flow_id(e));
+	n += put_ip(tmp + n, &e->client);
+	n += (size_t)sprintf(tmp + n, "\",\"src_port\":%u,\"dest_ip\":\"", e->client_port);
+	n += put_ip(tmp + n, &e->server);
+	n += (size_t)sprintf(tmp + n, "\",\"dest_port\":%u,\"proto\":\"TCP\"", e->server_port);
+	if (e->vlan_count > 0) {
+		n += (size_t)sprintf(tmp + n, ",\"vlan\":[%u", e->vlan[0]);
+		if (e->vlan_count > 1)
+			n += (size_t)sprintf(tmp + n, ",%u", e->vlan[1]);
+		tmp[n++] = ']';
+	}
+	if (fmt != NULL && fmt->host != NULL && fmt->host[0] != '\0') {
+		n += (size_t)sprintf(tmp + n, ",\"host\":\"");
+		n += put_escaped(tmp + n, fmt->host, strnlen(fmt->host, EVENT_TEXT_MAX));
+		tmp[n++] = '"';
+	}
+	n += (size_t)sprintf(tmp + n, ",\"smtp\":{\"helo\":\"");
+	n += put_escaped(tmp + n, e->helo, e->helo_len);
+	tmp[n++] = '"';
+	if (e->helo_verb != EVENT_HELO_NONE)
+		n += (size_t)sprintf(tmp + n, ",\"helo_verb\":\"%s\"",
+				     e->helo_verb == EVENT_HELO_EHLO ? "EHLO" : "HELO");
+	n += (size_t)sprintf(tmp + n, ",\"rcpt_to\":[");
+	if (e->rcpt_len > 0 || strcmp(e->command, "RCPT") == 0) {
+		tmp[n++] = '"';
+		n += put_escaped(tmp + n, e->rcpt, e->rcpt_len);
+		tmp[n++] = '"';
+	}
+	n += (size_t)sprintf(tmp + n, "]},\"verdict\":{\"reason\":\"%s\",\"action\":\"%s\","
+				      "\"command\":\"",
+			     reason, action);
+	n += put_escaped(tmp + n, e->command, command_len);
+	tmp[n++] = '"';
+	size_t reply_len = reply_text(e, fmt, reply);
+	if (reply_len > 0) {
+		n += (size_t)sprintf(tmp + n, ",\"reply\":\"");
+		n += put_escaped(tmp + n, reply, reply_len);
+		tmp[n++] = '"';
+	}
+	tmp[n++] = '}';
+	/* The original keys, kept for existing readers. */
+	n += (size_t)sprintf(tmp + n, ",\"ts\":\"%s.%06uZ\",\"worker\":%u,\"client\":\"", when, usec,
+			     e->worker);
 	n += put_endpoint(tmp + n, &e->client, e->client_port);
 	n += (size_t)sprintf(tmp + n, "\",\"server\":\"");
 	n += put_endpoint(tmp + n, &e->server, e->server_port);
 	n += (size_t)sprintf(tmp + n, "\",\"command\":\"");
-	n += put_escaped(tmp + n, e->command, strnlen(e->command, sizeof(e->command)));
+	n += put_escaped(tmp + n, e->command, command_len);
 	n += (size_t)sprintf(tmp + n, "\",\"helo\":\"");
 	n += put_escaped(tmp + n, e->helo, e->helo_len);
-	n += (size_t)sprintf(tmp + n, "\",\"reason\":\"%s\",\"rcpt\":\"",
-			     verdict_reason_name((enum verdict_reason)e->reason));
+	n += (size_t)sprintf(tmp + n, "\",\"reason\":\"%s\",\"rcpt\":\"", reason);
 	n += put_escaped(tmp + n, e->rcpt, e->rcpt_len);
 	n += (size_t)sprintf(tmp + n, "\",\"action\":\"%s\"%s}\n", action,
 			     e->truncated ? ",\"truncated\":true" : "");

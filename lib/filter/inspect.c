@@ -59,6 +59,10 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
 		env->counters->helos++;
+		if (cmd->verb == SMTP_VERB_EHLO)
+			s->flags |= SESSION_F_EHLO;
+		else
+			s->flags &= (uint8_t)~SESSION_F_EHLO;
 		if (!session_store_helo(env, s, cmd->arg, cmd->arg_len)) {
 			env->counters->helo_no_memory++;
 			ctx->helo_lost = true;

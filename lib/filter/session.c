@@ -162,8 +162,20 @@ void session_event(const struct session_env *env, const struct session *s,
 		env->counters->events_dropped++;
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	e->ts_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	if (env->pkt_time_ns != 0) {
+		e->ts_ns = env->pkt_time_ns;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &now);
+		e->ts_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	}
+	if (env->pkt_info != NULL) {
+		e->vlan_count = env->pkt_info->vlan_count > 2 ? 2 : env->pkt_info->vlan_count;
+		for (unsigned i = 0; i < e->vlan_count; i++)
+			e->vlan[i] = env->pkt_info->vlan_tci[i] & 0x0fff;
+	}
+	if (s->flags & SESSION_F_HELO)
+		e->helo_verb = (s->flags & SESSION_F_EHLO) ? EVENT_HELO_EHLO : EVENT_HELO_HELO;
+	e->client_isn = s->tcp.client_isn;
 	e->worker = env->worker_id;
 	e->action = (uint8_t)action;
 	e->reason = (uint8_t)reason;

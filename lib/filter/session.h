@@ -45,6 +45,7 @@ enum session_state {
 #define SESSION_F_HELO 0x02       /* a HELO/EHLO has been seen */
 #define SESSION_F_HELO_BLOCK 0x04 /* the HELO lives in helo_block */
 #define SESSION_F_TAKEOVER 0x08   /* takeover_block holds a takeover (enforce) */
+#define SESSION_F_EHLO 0x10       /* the last HELO/EHLO seen was EHLO (events' helo_verb) */
 
 struct session {
 	struct stream_dir c2s; /* client to server bytes */
@@ -85,6 +86,11 @@ struct session_env {
 	unsigned n_server_ips;
 	uint16_t worker_id;
 	bool profiling;
+	/* The packet at hand, for its events: receive time (ns since 1970,
+	 * 0 = none: the event takes the clock) and VLAN tags (NULL outside a
+	 * packet, e.g. in a timer). Set by the worker around each packet. */
+	uint64_t pkt_time_ns;
+	const struct pkt_info *pkt_info;
 };
 
 /* Segments a stage asks the worker to build and send, and the record's

@@ -98,8 +98,8 @@ static size_t helo_address(const struct takeover_session *s, char *out, size_t r
 	return put_safe(out, s->helo, s->helo_len > 255 ? 255 : s->helo_len, room);
 }
 
-static size_t format_rcpt_reply(const struct takeover_session *s, const uint8_t *arg,
-				uint32_t arg_len, char *out)
+size_t takeover_format_rcpt_reply(const struct takeover_session *s, const uint8_t *arg,
+				  uint32_t arg_len, char *out)
 {
 	const char *tpl = s->texts->rcpt[s->reason < VERDICT_COUNT ? s->reason : 0];
 	size_t n = 0, room = TAKEOVER_REPLY_MAX - 2;
@@ -153,7 +153,7 @@ void takeover_answer(struct takeover_dialogue *d, const struct takeover_session 
 	}
 	switch (verb) {
 	case SMTP_VERB_RCPT:
-		n = format_rcpt_reply(s, arg, arg_len, out);
+		n = takeover_format_rcpt_reply(s, arg, arg_len, out);
 		o->rejected++;
 		if (s->on_rejected_rcpt != NULL)
 			s->on_rejected_rcpt(s->arg, arg, arg_len);

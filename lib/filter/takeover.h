@@ -40,6 +40,14 @@ struct takeover_texts {
 	char rcpt[VERDICT_COUNT][TAKEOVER_TEMPLATE_MAX];
 };
 
+/* The reply helogate sends to a rejected RCPT (arg: the text after "TO:",
+ * or the bare mailbox): the reason's template with its escapes filled, then
+ * CRLF, at most TAKEOVER_REPLY_MAX bytes into out. Uses s->reason, s->helo
+ * and s->texts only. Returns the length. */
+struct takeover_session;
+size_t takeover_format_rcpt_reply(const struct takeover_session *s, const uint8_t *arg,
+				  uint32_t arg_len, char *out);
+
 /* The defaults of the enforcement issue: "550 5.7.1 %a... Access denied -
  * bogus HELO", "... bogus HELO (%h)" for server-ip, "... bogus HELO matches
  * RCPT" for matches-rcpt. */

@@ -2,7 +2,7 @@
 """Integration tests: synthesized captures replayed through the real helogate.
 
 usage: replay_test.py SOURCE_ROOT BUILD_ROOT CASE
-CASE: mix | scenarios | errors | refused
+CASE: mix | scenarios | errors | refused | events | cli
 
 Each case runs helogate-synth to write a capture and the events helogate
 should report, replays the capture through scripts/helogate-replay (the real
@@ -12,13 +12,22 @@ binary on net_pcap, single-port lab mode, detect mode), and checks:
   - the output capture equals the input frame for frame, except where a
     scenario defines drops, which the counters must show;
   - every mbuf is back in its pool when helogate exits.
+The events case checks the events file as operations need it: appended to,
+never truncated; a write error (/dev/full, a closed pipe) counted, reported
+and turned into exit status 1 instead of a silent loss or SIGPIPE; the file
+reopened by name on SIGHUP. The cli case checks --help, --version and
+--check-config without EAL, and the strict configuration contract (one line,
+FILE:LINE for the INI file, exit status 2).
 Prints one PASS/FAIL line per check; exits 1 on any failure.
 """
 import json
 import os
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC, BUILD, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 SYNTH = os.path.join(BUILD, "app", "helogate-synth")
@@ -291,8 +300,159 @@ def case_errors(work):
           r.stderr.strip()[-300:])
 
 
+def case_events(work):
+    pcap = os.path.join(work, "events.pcap")
+    expect = os.path.join(work, "events.expected.jsonl")
+    r = run([SYNTH, "-o", pcap, "--expect", expect, "--profile", "bogus-flood",
+             "--sessions", "50", "--seed", "3"])
+    if not check(r.returncode == 0, "events: helogate-synth runs", r.stderr.strip()):
+        return
+    n_expected = len(read_events(expect))
+    env = dict(os.environ, HELOGATE=HELOGATE)
+
+    # 1. A pre-existing events file is appended to, never truncated.
+    events = os.path.join(work, "events.jsonl")
+    old = '{"ts":"2000-01-01T00:00:00.000000Z","note":"from an earlier run"}\n'
+    with open(events, "w") as f:
+        f.write(old)
+    r = run([REPLAY, pcap, "--events", events] + LAB_OPTIONS, env=env)
+    check(r.returncode == 0, "events: a replay into an existing file exits 0",
+          r.stderr.strip()[-500:])
+    with open(events) as f:
+        lines = f.readlines()
+    check(lines[:1] == [old] and len(lines) == 1 + n_expected,
+          "events: the existing file keeps its first line and gains the new events",
+          f"{len(lines)} lines, first {lines[:1]}")
+
+    # The EVE fields: the packet's time (net_pcap stamps each packet with
+    # its capture time), one flow_id per session, the compatible keys kept.
+    with open(pcap, "rb") as f:
+        first_sec = struct.unpack("<I", f.read(28)[24:28])[0]
+    day = time.strftime("%Y-%m-%dT", time.gmtime(first_sec))
+    eve = [json.loads(l) for l in lines[1:]]
+    check(all(e["timestamp"].startswith(day) and e["timestamp"].endswith("+0000")
+              for e in eve), f"events: timestamp is the packet's time ({day}...)",
+          str([e["timestamp"] for e in eve[:3]]))
+    check(all(e["event_type"] == "smtp_helo" and e["proto"] == "TCP" and
+              e["src_ip"] + ":" + str(e["src_port"]) == e["client"] and
+              e["smtp"]["helo"] == e["helo"] and e["verdict"]["reason"] == e["reason"]
+              for e in eve), "events: EVE keys agree with the compatible keys")
+    per_client = {}
+    for e in eve:
+        per_client.setdefault(e["client"], set()).add(e["flow_id"])
+    check(all(len(ids) == 1 for ids in per_client.values()) and
+          len({e["flow_id"] for e in eve}) == len(per_client),
+          "events: one flow_id per session", str(per_client)[:300])
+
+    # 2. /dev/full: every event lost, counted, said, exit status 1.
+    stats = os.path.join(work, "full.stats.json")
+    r = run([REPLAY, pcap, "--events", "/dev/full", "--stats", stats] + LAB_OPTIONS, env=env)
+    check(r.returncode == 1, "events: --events /dev/full exits 1", f"rc={r.returncode}")
+    check("events were lost" in r.stderr and "No space left on device" in r.stderr,
+          "events: --events /dev/full says that events were lost, and why",
+          r.stderr.strip()[-500:])
+    with open(stats) as f:
+        st = json.load(f)
+    check(st["events_write_failed"] == n_expected,
+          "events: events_write_failed counts every lost event",
+          f"{st['events_write_failed']} vs {n_expected}")
+
+    # 3. A reader that went away (--events - | head -1): no SIGPIPE death,
+    #    the loss counted and exit status 1.
+    rd, wr = os.pipe()
+    os.close(rd)
+    p = subprocess.run([REPLAY, pcap, "--events", "-"] + LAB_OPTIONS, env=env, stdout=wr,
+                       stderr=subprocess.PIPE, text=True, timeout=300)
+    os.close(wr)
+    check(p.returncode == 1 and "Broken pipe" in p.stderr,
+          "events: a closed reader is a counted write error, not SIGPIPE",
+          f"rc={p.returncode} {p.stderr.strip()[-300:]}")
+
+    # 4. SIGHUP reopens the file by name after logrotate moved it.
+    events = os.path.join(work, "rotated.jsonl")
+    cmd = [HELOGATE, "-l", "0,1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
+           "--file-prefix", f"hg-hup-{os.getpid()}", "--log-level", "error",
+           "--vdev", "net_ring0", "--", "--single-port", "0", "--events", events]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not os.path.exists(events) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.rename(events, events + ".1")
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while not os.path.exists(events) and time.time() < deadline:
+        time.sleep(0.1)
+    reopened = os.path.exists(events)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    check(reopened and proc.returncode == 0 and "not reopened" not in err,
+          "events: SIGHUP creates the events file again after a move",
+          f"reopened={reopened} rc={proc.returncode} {err.strip()[-300:]}")
+
+
+def case_cli(work):
+    # --help and --version before EAL: no hugepages, no EAL message.
+    for args, needle in [(["--", "--help"], "--check-config"), (["--help"], "usage: helogate"),
+                         (["--version"], "helogate "), (["--", "--version"], "Hyperscan ")]:
+        r = run([HELOGATE] + args, timeout=30)
+        check(r.returncode == 0 and needle in r.stdout and "EAL" not in r.stderr,
+              f"cli: helogate {' '.join(args)} works without EAL",
+              f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+    r = run([HELOGATE, "--version"], timeout=30)
+    lines = r.stdout.splitlines()
+    check(len(lines) == 3 and lines[1].startswith("DPDK 22.") and
+          lines[2].startswith("Hyperscan "), "cli: --version names helogate, DPDK and Hyperscan",
+          r.stdout)
+
+    banlist = os.path.join(SRC, "tests", "data", "banlist.txt")
+    good = os.path.join(work, "good.ini")
+    with open(good, "w") as f:
+        f.write("# helogate\n[helogate]\nmode = detect\nbanlist = %s\n"
+                "events = %s\n" % (banlist, os.path.join(work, "ev.jsonl")))
+    r = run([HELOGATE, "--check-config", "--config", good], timeout=60)
+    check(r.returncode == 0 and "configuration OK" in r.stderr and "3 name(s)" in r.stderr
+          and not os.path.exists(os.path.join(work, "ev.jsonl")),
+          "cli: --check-config loads a good file, creates nothing and exits 0",
+          f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+    eal = [HELOGATE, "-l", "0,1", "--no-huge", "--no-pci", "-m", "256", "--no-shconf",
+           "--file-prefix", f"hg-cli-{os.getpid()}", "--log-level", "error",
+           "--vdev", "net_ring0", "--"]
+    r = run(eal + ["--check-config", "--single-port", "0"], timeout=60)
+    check(r.returncode == 0 and "0: net_ring0" in r.stderr,
+          "cli: --check-config with EAL options names the ports",
+          f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+    r = run(eal + ["--check-config", "--single-port", "4"], timeout=60)
+    check(r.returncode == 2 and "port 4 does not exist" in r.stderr,
+          "cli: --check-config refuses a missing port", f"rc={r.returncode}")
+
+    bad_patterns = os.path.join(work, "bad.patterns")
+    with open(bad_patterns, "w") as f:
+        f.write("^dyn[-.]\n(unclosed\n")
+    bad_ini = os.path.join(work, "bad.ini")
+    with open(bad_ini, "w") as f:
+        f.write("[helogate]\nmode = detect\nmode = enforce\n")
+    cases = [
+        (["--check-config", "--banned-patterns", bad_patterns], bad_patterns + ":2:"),
+        (["--check-config", "--events", work], work + ": is a directory"),
+        (["--check-config", "--config", work], work + ":0: is a directory"),
+        (["--check-config", "--config", bad_ini],
+         bad_ini + ":3: duplicate key 'mode' (first set at line 2)"),
+        (["--", "--config", bad_ini], bad_ini + ":3: duplicate key"),
+        (["--", "--events", "/tmp/x", "--stats", "/tmp/x"], "must not name the same file"),
+    ]
+    for args, needle in cases:
+        r = run([HELOGATE] + args, timeout=60)
+        lines = [l for l in r.stderr.splitlines() if l.startswith("helogate: ") and
+                 "loaded" not in l and "compiled" not in l and "name(s)" not in l]
+        check(r.returncode == 2 and len(lines) == 1 and needle in lines[0],
+              f"cli: {' '.join(args)} -> exit 2, one line with '{needle}'",
+              f"rc={r.returncode} {r.stderr.strip()[-300:]}")
+
+
 with tempfile.TemporaryDirectory(prefix="hg-replay-test-") as work:
     {"mix": case_mix, "scenarios": case_scenarios, "errors": case_errors,
-     "refused": case_refused, "enforce": case_enforce}[CASE](work)
+     "refused": case_refused, "enforce": case_enforce, "events": case_events,
+     "cli": case_cli}[CASE](work)
 print(f"{'OK' if failures == 0 else 'FAILED'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)

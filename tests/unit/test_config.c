@@ -155,6 +155,148 @@ static void test_config_file_errors_name_the_file(void **state)
 	unlink(path);
 }
 
+/* A file whose problem is on one line: "FILE:LINE: reason". */
+static void test_config_file_problems_name_the_file_and_line(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], want[128];
+	static const struct {
+		const char *text;
+		unsigned line;
+		const char *reason;
+	} cases[] = {
+		{"[helogate]\nmode = detect\nflows 100\n", 3, "expected 'key = value', not 'flows 100'"},
+		{"[helogate]\nmode = detect\n# again\nmode = enforce\n", 4,
+		 "duplicate key 'mode' (first set at line 2)"},
+		{"[helogate]\n\nfrobnicate = 1\n", 3, "unknown key 'frobnicate'"},
+		{"mode = detect\n[helogate]\n", 1, "'mode = detect' before [helogate]"},
+		{"[helogate\n", 1, "malformed section header '[helogate'"},
+		{"; comment\n[other]\n", 2, "unknown section [other] (expected [helogate])"},
+		{"[helogate]\n[helogate]\n", 2, "duplicate section [helogate]"},
+		{"[helogate]\n = detect\n", 2, "a value without a key"},
+		{"[helogate]\nconfig = /etc/x.ini\n", 2, "unknown key 'config'"},
+		{"[helogate]\ncheck-config = yes\n", 2, "unknown key 'check-config'"},
+		{"[helogate]\nhelp = 1\n", 2, "unknown key 'help'"},
+		{"[helogate]\r\nflows = 100\r\nflows = lots\r\n", 3, "duplicate key 'flows'"},
+		{"[helogate]\nlocal-ip = 192.0.2.1, bogus\n", 2, "local-ip: not an IP address 'bogus'"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = write_file(cases[i].text);
+		err[0] = '\0';
+		assert_int_equal(parse(&cfg, err, (const char *[]){"--config", path, NULL}), -1);
+		snprintf(want, sizeof(want), "%s:%u: %s", path, cases[i].line, cases[i].reason);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("case %zu: got '%s', want '%s...'", i, err, want);
+		assert_null(strchr(err, '\n'));
+		unlink(path);
+	}
+}
+
+static void test_config_file_with_a_nul_byte_is_refused(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+	const char *path = write_file("[helogate]\nmode = detect\n");
+	FILE *f = fopen(path, "a");
+
+	assert_non_null(f);
+	fwrite("flows = 1\0000\n", 1, 12, f);
+	fclose(f);
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--config", path, NULL}), -1);
+	assert_non_null(strstr(err, ":3: a NUL byte"));
+	unlink(path);
+}
+
+static void test_a_directory_or_missing_file_is_line_0(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--config", "/tmp", NULL}), -1);
+	assert_string_equal(err, "/tmp:0: is a directory, not a file");
+	const char *missing[] = {"--config", "/nonexistent/hg.ini", NULL};
+	assert_int_equal(parse(&cfg, err, missing), -1);
+	assert_string_equal(err, "/nonexistent/hg.ini:0: No such file or directory");
+}
+
+static void test_comments_blank_lines_and_crlf_are_accepted(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+	const char *path = write_file("# helogate\r\n\r\n; detect first\r\n[helogate]\r\n"
+				      "  mode   =   detect  \r\n# flows = 1\r\n");
+
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--config", path, NULL}), 0);
+	assert_int_equal(cfg.mode, CONFIG_MODE_DETECT);
+	unlink(path);
+}
+
+static void test_command_line_lists_replace_the_files_lists(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+	const char *path = write_file("[helogate]\nsmtp-port = 25, 587\n"
+				      "local-domain = a.example, b.example\n"
+				      "local-ip = 192.0.2.1, 192.0.2.2\n");
+
+	assert_int_equal(parse(&cfg, err,
+			       (const char *[]){"--config", path, "--local-domain", "c.example",
+						"--local-domain", "d.example", "--local-ip",
+						"198.18.0.25", NULL}),
+			 0);
+	assert_int_equal(cfg.n_local_domains, 2);
+	assert_string_equal(cfg.local_domains[0], "c.example");
+	assert_string_equal(cfg.local_domains[1], "d.example");
+	assert_int_equal(cfg.n_local_ips, 1);
+	assert_int_equal(cfg.n_smtp_ports, 2); /* not given on the command line: the file's */
+	unlink(path);
+}
+
+static void test_conflicting_options_are_refused(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+	static const struct {
+		const char *args[6];
+		const char *needle;
+	} cases[] = {
+		{{"--events", "/tmp/hg-same", "--stats", "/tmp/hg-same", NULL},
+		 "--events and --stats must not name the same file ('/tmp/hg-same')"},
+		{{"--events", "-", "--stats", "-", NULL},
+		 "--events and --stats must not name the same file ('-')"},
+		{{"--single-port", "0", "--outside", "2", NULL},
+		 "--single-port (lab layout) conflicts"},
+		{{"--smtp-port", "25", "--smtp-port", "25", NULL}, "--smtp-port 25 given twice"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&cfg, err, cases[i].args), -1);
+		if (strstr(err, cases[i].needle) == NULL)
+			fail_msg("case %zu: got '%s'", i, err);
+	}
+	const char *apart[] = {"--events", "/tmp/hg-events", "--stats", "-", NULL};
+	assert_int_equal(parse(&cfg, err, apart), 0);
+}
+
+static void test_version_and_check_config(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--version", NULL}), 1);
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--check-config", NULL}), 0);
+	assert_true(cfg.check_only);
+	assert_int_equal(parse(&cfg, err, (const char *[]){NULL}), 0);
+	assert_false(cfg.check_only);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +305,13 @@ int main(void)
 		cmocka_unit_test(test_each_bad_option_gets_one_clear_message),
 		cmocka_unit_test(test_config_file_sets_keys_and_the_command_line_overrides),
 		cmocka_unit_test(test_config_file_errors_name_the_file),
+		cmocka_unit_test(test_config_file_problems_name_the_file_and_line),
+		cmocka_unit_test(test_config_file_with_a_nul_byte_is_refused),
+		cmocka_unit_test(test_a_directory_or_missing_file_is_line_0),
+		cmocka_unit_test(test_comments_blank_lines_and_crlf_are_accepted),
+		cmocka_unit_test(test_command_line_lists_replace_the_files_lists),
+		cmocka_unit_test(test_conflicting_options_are_refused),
+		cmocka_unit_test(test_version_and_check_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
