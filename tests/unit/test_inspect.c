@@ -1,0 +1,228 @@
+/*
+ * Unit tests for lib/filter/inspect: the per-packet path normalizes as the
+ * end host (Linux, RFC 9293, RFC 5961) would, and keeps inspecting. Each
+ * case is a packet a client or a third party can send with one ordinary
+ * socket or raw packet (issue 9), checked for its disposition and for the
+ * session going on being judged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wire/disposition.h"
+#include "wire/pkt.h"
+#include "filter/event.h"
+#include "filter/inspect.h"
+#include "filter/session.h"
+#include "session_fx.h"
+
+/* After the trigger, the RCPT of a bogus session must still be taken over. */
+static void assert_still_judged(struct fx *fx)
+{
+	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_DROP,
+			   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->counters.takeovers, 1);
+}
+
+static void test_data_without_ack_bit_is_dropped_and_never_parsed(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "mail.example.org"); /* a good session */
+	/* A third party inserts "EHLO localhost" without the ACK bit: the
+	 * server drops it (RFC 9293 3.10.7.4), so must helogate. */
+	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_PSH, fx->cseq, 0,
+						    "EHLO localhost\r\n", 16));
+	assert_disposition(d, DISPOSE_DROP, CAUSE_NO_ACK, DISPOSE_FLOW_KEEP);
+	/* The real client's bytes at that sequence number are accepted, and
+	 * the good session is not judged bogus. */
+	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_FORWARD,
+			   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
+	assert_null(event_ring_peek(fx->env.events));
+	assert_int_equal(fx->counters.helos, 1);
+	fx_release(fx);
+}
+
+static void test_ack_of_unsent_data_is_dropped_and_inspection_goes_on(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "localhost");
+	struct disposition d =
+		run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq + 5000, NULL, 0));
+	assert_disposition(d, DISPOSE_DROP, CAUSE_ACK_UNSENT, DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->s.state, SESSION_INSPECTING);
+	assert_still_judged(fx);
+	fx_release(fx);
+}
+
+static void test_new_syn_on_live_session_is_forwarded_and_ignored(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "localhost");
+	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_SYN, 12345, 0, NULL, 0));
+	assert_disposition(d, DISPOSE_FORWARD, CAUSE_HANDSHAKE_OTHER, DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->s.state, SESSION_INSPECTING);
+	assert_int_equal(fx->counters.new_syns_ignored, 1);
+	/* The server answers with a challenge ACK (a plain ACK): nothing changes. */
+	run(fx, false, seg_at(fx, false, TCP_FLAG_ACK, fx->sseq, fx->cseq, NULL, 0));
+	assert_still_judged(fx);
+	fx_release(fx);
+}
+
+static void test_new_syn_accepted_by_server_replaces_the_session(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "localhost");
+	run(fx, true, seg_at(fx, true, TCP_FLAG_SYN, 12345, 0, NULL, 0));
+	struct disposition d = run(fx, false, seg_at(fx, false, TCP_FLAG_SYN | TCP_FLAG_ACK, 999,
+						     12346, NULL, 0));
+	assert_disposition(d, DISPOSE_FORWARD, CAUSE_HANDSHAKE, DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->counters.flows_replaced, 1);
+	assert_int_equal(fx->s.tcp.client_isn, 12345);
+	assert_int_equal(fx->s.tcp.server_isn, 999);
+	assert_false(fx->s.flags & SESSION_F_HELO); /* a new session: no HELO yet */
+	fx_release(fx);
+}
+
+static void test_syn_data_is_stripped_and_the_session_tracked(void **state)
+{
+	struct fx *fx = *state;
+
+	const struct pkt_info *syn =
+		seg_at(fx, true, TCP_FLAG_SYN, CLIENT_ISN, 0, "EHLO localhost\r\n", 16);
+	struct disposition d = inspect_start(&fx->env, &fx->s, syn, fx->now, &fx->out);
+	assert_int_equal(d.pkt, DISPOSE_FORWARD_CUT);
+	assert_int_equal(d.cause, CAUSE_SYN_DATA);
+	assert_int_equal(d.keep, 0);
+	assert_int_equal(fx->s.state, SESSION_SYN_SENT);
+	/* A retransmitted SYN with its data is stripped too. */
+	d = run(fx, true, syn);
+	assert_int_equal(d.pkt, DISPOSE_FORWARD_CUT);
+	assert_int_equal(d.keep, 0);
+	fx_release(fx);
+}
+
+static void test_urgent_data_is_read_inline_and_urg_cleared(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "localhost");
+	/* send(fd, "NOOP\r\n!", MSG_OOB): URG set, the pointer at the '!'. */
+	const struct pkt_info *pi = seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH | TCP_FLAG_URG,
+					   fx->cseq, fx->sseq, "NOOP\r\n!", 7);
+	struct disposition d = run(fx, true, pi);
+	assert_int_equal(d.pkt, DISPOSE_FORWARD);
+	assert_true(d.normalize & DISPOSE_CLEAR_URG);
+	assert_int_equal(fx->s.state, SESSION_INSPECTING);
+	fx->cseq += 7;
+	/* The server reads "!" inline too: it starts the next line, which
+	 * helogate parses as the server will (an unknown command). */
+	server_says(fx, "250 2.0.0 Ok\r\n");
+	uint64_t commands = fx->counters.commands;
+	client_says(fx, "\r\n");
+	assert_int_equal(fx->counters.commands, commands + 1);
+	server_says(fx, "502 5.5.2 Error: command not recognized\r\n");
+	client_acks(fx);
+	assert_still_judged(fx);
+	fx_release(fx);
+}
+
+static void test_clear_urgent_keeps_the_checksum_valid(void **state)
+{
+	struct fx *fx = *state;
+
+	const struct pkt_info *pi = seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_URG, 1, 2, "x!", 2);
+	fx->frame[fx->pi.l4_offset + 19] = 2; /* an urgent pointer */
+	fx->frame[fx->pi.l4_offset + 16] = 0;
+	fx->frame[fx->pi.l4_offset + 17] = 0;
+	/* Recompute a valid checksum over the modified header first. */
+	struct pkt_info again;
+	assert_int_equal(pkt_parse(fx->frame, 60 + 2, &again), PKT_TCP);
+	(void)pi;
+	for (unsigned fix = 0; fix < 65536 && !pkt_tcp_checksum_ok(fx->frame, &again); fix++) {
+		fx->frame[again.l4_offset + 16] = (uint8_t)(fix >> 8);
+		fx->frame[again.l4_offset + 17] = (uint8_t)fix;
+	}
+	assert_true(pkt_tcp_checksum_ok(fx->frame, &again));
+	pkt_clear_urgent(fx->frame, &again);
+	assert_int_equal(fx->frame[again.l4_offset + 13] & TCP_FLAG_URG, 0);
+	assert_int_equal(fx->frame[again.l4_offset + 18], 0);
+	assert_int_equal(fx->frame[again.l4_offset + 19], 0);
+	assert_true(pkt_tcp_checksum_ok(fx->frame, &again));
+}
+
+static void test_rst_with_unnegotiated_md5_is_dropped(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "localhost");
+	struct pkt_info *pi = (struct pkt_info *)seg_at(fx, true, TCP_FLAG_RST | TCP_FLAG_ACK,
+							fx->cseq, fx->sseq, NULL, 0);
+	pi->opts.present |= TCP_OPT_MD5; /* kind 19, as pkt_parse reports it */
+	assert_disposition(run(fx, true, pi), DISPOSE_DROP, CAUSE_SIGNATURE, DISPOSE_FLOW_KEEP);
+	assert_still_judged(fx);
+	fx_release(fx);
+}
+
+static void test_exact_rst_frees_a_passed_through_session(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_open(fx, "mail.example.org");
+	session_pass(&fx->env, &fx->s);
+	/* The client sends data the server has not acknowledged yet, then
+	 * resets at the end of what it sent. */
+	client_says(fx, "NOOP\r\n");
+	struct disposition d =
+		run(fx, true, seg_at(fx, true, TCP_FLAG_RST, fx->cseq, 0, NULL, 0));
+	assert_disposition(d, DISPOSE_FORWARD, CAUSE_RST_ACCEPTED, DISPOSE_FLOW_FREE);
+	fx_release(fx);
+}
+
+static void test_malformed_option_is_parsed_as_linux_does(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t frame[128];
+	struct pkt_info pi;
+
+	/* A segment whose options hold a timestamp and then a length-1 option. */
+	seg_at(fx, true, TCP_FLAG_ACK, 1, 2, NULL, 0);
+	memset(frame, 0, sizeof(frame));
+	memcpy(frame, fx->frame, 54);
+	frame[14 + 2] = 0;
+	frame[14 + 3] = 20 + 36;      /* IPv4 total length */
+	frame[14 + 20 + 12] = 9 << 4; /* data offset: 36 bytes */
+	static const uint8_t opts[16] = {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 0,
+					 5, 1, 0, 0}; /* kind 5 with the impossible length 1 */
+	memcpy(frame + 54, opts, sizeof(opts));
+	assert_int_equal(pkt_parse(frame, 70, &pi), PKT_BAD_TCP_OPTIONS);
+	assert_int_equal(pkt_result_action(PKT_BAD_TCP_OPTIONS), PKT_ACTION_INSPECT);
+	assert_true(pi.opts.present & TCP_OPT_TIMESTAMP);
+	assert_int_equal(pi.opts.tsval, 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_data_without_ack_bit_is_dropped_and_never_parsed),
+		cmocka_unit_test(test_ack_of_unsent_data_is_dropped_and_inspection_goes_on),
+		cmocka_unit_test(test_new_syn_on_live_session_is_forwarded_and_ignored),
+		cmocka_unit_test(test_new_syn_accepted_by_server_replaces_the_session),
+		cmocka_unit_test(test_syn_data_is_stripped_and_the_session_tracked),
+		cmocka_unit_test(test_urgent_data_is_read_inline_and_urg_cleared),
+		cmocka_unit_test(test_clear_urgent_keeps_the_checksum_valid),
+		cmocka_unit_test(test_rst_with_unnegotiated_md5_is_dropped),
+		cmocka_unit_test(test_exact_rst_frees_a_passed_through_session),
+		cmocka_unit_test(test_malformed_option_is_parsed_as_linux_does),
+	};
+
+	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
+}
