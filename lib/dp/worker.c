@@ -21,6 +21,7 @@
 #include "wire/pkt.h"
 #include "tcp/block_pool.h"
 #include "tcp/flow_table.h"
+#include "tcp/syn_queue.h"
 #include "smtp/scan.h"
 #include "judge/banlist_rcu.h"
 #include "filter/event.h"
@@ -35,6 +36,7 @@ struct worker {
 	unsigned id;
 	struct worker_shared shared;
 	struct flow_table *flows;
+	struct syn_queue syns; /* flows in their handshake, oldest first: evicted when full */
 	struct session_env env; /* what the stages share: pool, counters, ring, scratch */
 	volatile bool *stop;
 	struct worker_counters counters;
@@ -111,6 +113,10 @@ struct worker *worker_create(unsigned id, const struct worker_shared *shared, ch
 	w->flows = flow_table_create(cfg->flows_per_worker, sizeof(struct session), err, err_size);
 	if (w->flows == NULL || worker_env_init(w, cfg, err, err_size) != 0)
 		goto fail;
+	if (syn_queue_init(&w->syns, cfg->flows_per_worker) != 0) {
+		snprintf(err, err_size, "worker %u: out of memory for the SYN queue", id);
+		goto fail;
+	}
 	if (banlist_rcu_reader_register(shared->banlist, id) != 0) {
 		snprintf(err, err_size, "worker %u: cannot register as an RCU reader", id);
 		goto fail;
@@ -126,6 +132,7 @@ void worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	flow_table_free(w->flows);
+	syn_queue_free(&w->syns);
 	block_pool_free(w->env.pool);
 	event_ring_free(w->env.events);
 	scan_scratch_free(w->env.scratch);
@@ -378,6 +385,27 @@ static void classify_packet(struct worker *w, struct rte_mbuf *m, enum worker_si
 
 /* ---- the second pass ------------------------------------------------------------------- */
 
+/* The table is full: free the oldest flow still in its handshake, if any
+ * (a few stale queue entries are skipped; bounded work per SYN). */
+static bool evict_embryonic(struct worker *w)
+{
+	int32_t idx;
+	uint32_t isn;
+
+	for (int tries = 0; tries < 8 && syn_queue_pop(&w->syns, &idx, &isn); tries++) {
+		if (!flow_table_in_use(w->flows, idx))
+			continue;
+		struct session *s = flow_table_record(w->flows, idx);
+		if (s->state != SESSION_SYN_SENT || s->tcp.client_isn != isn)
+			continue;
+		session_release(&w->env, s);
+		flow_table_remove(w->flows, idx);
+		w->counters.flows_evicted_syn++;
+		return true;
+	}
+	return false;
+}
+
 /* A segment with no record: it may open one. */
 static void handle_new(struct worker *w, struct rte_mbuf *m, enum worker_side from, uint64_t now,
 		       const struct classified *c)
@@ -387,6 +415,8 @@ static void handle_new(struct worker *w, struct rte_mbuf *m, enum worker_side fr
 		return;
 	}
 	int32_t idx = flow_table_insert(w->flows, &c->key, c->hash);
+	if (idx < 0 && evict_embryonic(w))
+		idx = flow_table_insert(w->flows, &c->key, c->hash);
 	if (idx < 0) {
 		w->counters.flows_table_full++;
 		worker_apply(w, m, &c->pi, from, -1, dispose_forward(CAUSE_TABLE_FULL));
@@ -394,6 +424,7 @@ static void handle_new(struct worker *w, struct rte_mbuf *m, enum worker_side fr
 	}
 	struct disposition d = inspect_start(&w->env, flow_table_record(w->flows, idx), &c->pi,
 					     now, &w->out);
+	syn_queue_push(&w->syns, idx, c->pi.seq);
 	worker_apply(w, m, &c->pi, from, idx, d);
 }
 

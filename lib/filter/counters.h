@@ -27,7 +27,8 @@
 	X(tx_packets, "packets transmitted (forwarded and injected)")                                \
 	X(injected_packets, "segments helogate built and queued (to clients and servers)")           \
 	X(flows_created, "sessions tracked from their SYN")                                          \
-	X(flows_table_full, "new sessions not tracked because the flow table was full (fail open)")  \
+	X(flows_table_full, "new sessions not tracked because the flow table was full of established sessions (fail open)") \
+	X(flows_evicted_syn, "sessions still in their handshake evicted to make room for a new one") \
 	X(flows_closed, "sessions freed after FIN in both directions")                               \
 	X(flows_reset, "sessions freed by an acceptable RST")                                        \
 	X(flows_expired, "sessions freed by a timer")                                                \

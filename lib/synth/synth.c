@@ -2095,7 +2095,8 @@ static int scen_syn_flood(struct scen *s)
 
 	/* Session A opens before the flood and finishes after it. With
 	 * --flows 1024 (one worker) A holds one entry and 1023 of the 2000
-	 * SYNs the rest: 977 SYNs, then session B, find the table full. */
+	 * SYNs the rest: 977 SYNs, then session B, find the table full and
+	 * each evicts the oldest SYN-only flow (A, established, stays). */
 	scen_spec(s, &a, 4, "localhost", VERDICT_LOCALHOST);
 	int rc = scen_open(&x, &a, &o);
 	if (rc)
@@ -2110,8 +2111,9 @@ static int scen_syn_flood(struct scen *s)
 		conn_send(&y.k, CLIENT, F_SYN, NULL, 0);
 		rc = o.rc;
 	}
-	/* B: bogus, but untracked for lack of room (fail open): no event. */
-	scen_spec(s, &b, 4, "www", VERDICT_OK);
+	/* B: bogus; its SYN finds the table full of embryonic flows and
+	 * evicts the oldest: tracked and judged like any session. */
+	scen_spec(s, &b, 4, "www", VERDICT_NOT_FQDN);
 	if (rc == 0)
 		rc = synth_session(&b, s->sink);
 	return rc ? rc : scen_finish(&x);

@@ -407,6 +407,11 @@ void flow_table_set_expiry(struct flow_table *t, int32_t idx, uint64_t expire_ms
 	timer_link(t, (uint32_t)idx, e);
 }
 
+bool flow_table_in_use(const struct flow_table *t, int32_t idx)
+{
+	return idx >= 0 && (uint32_t)idx < t->fresh && entry_at(t, (uint32_t)idx)->prev != FREE;
+}
+
 uint64_t flow_table_expiry(const struct flow_table *t, int32_t idx)
 {
 	return entry_at(t, (uint32_t)idx)->expire_ms;

@@ -103,6 +103,9 @@ void flow_table_set_expiry(struct flow_table *t, int32_t idx, uint64_t expire_ms
 /* The flow's current deadline (UINT64_MAX when it has none). */
 uint64_t flow_table_expiry(const struct flow_table *t, int32_t idx);
 
+/* True when idx names a flow in the table (any index may be asked). */
+bool flow_table_in_use(const struct flow_table *t, int32_t idx);
+
 /* Called for each due flow. Return false to have the flow removed (the
  * callback must not remove it itself), or true to keep it: then it should
  * have set a new deadline with flow_table_set_expiry() (a timer of its own,

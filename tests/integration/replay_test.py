@@ -174,7 +174,7 @@ SCENARIOS = {
     "nul-8bit": ({}, True, []),
     "bare-lf": ({}, True, []),
     "long-line": ({"passthrough.line-too-long": 1}, True, []),
-    "syn-flood": ({"flows_table_full": 977}, True, ["--flows", "1024"]),
+    "syn-flood": ({"flows_evicted_syn": 978, "flows_table_full": 0}, True, ["--flows", "1024"]),
     "third-party-rst": ({"rst_out_of_window_dropped": 1}, False, []),
     "conflicting-retransmit": ({"stream.drop-conflict": 1, "conflict_dropped": 1}, False, []),
     "beyond-window": ({"stream.drop-out-of-window": 1}, False, []),
