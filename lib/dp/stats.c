@@ -97,7 +97,7 @@ void stats_write_line(FILE *out, struct worker *const *workers, unsigned n)
 	uint32_t flows = 0;
 
 	stats_sum(workers, n, &t);
-	for (int i = 1; i < VERDICT_COUNT; i++)
+	for (int i = VERDICT_INVALID; i < VERDICT_COUNT; i++)
 		bogus += t.verdicts[i];
 	for (unsigned i = 0; i < n; i++)
 		flows += worker_flow_count(workers[i]);
