@@ -31,6 +31,7 @@ void config_defaults(struct config *cfg)
 	cfg->mode = CONFIG_MODE_ENFORCE;
 	cfg->takeover_wait_ms = 2000;
 	cfg->takeover_session_ms = 300 * 1000;
+	memset(cfg->actions, -1, sizeof(cfg->actions));
 	takeover_texts_default(&cfg->replies);
 }
 
@@ -64,6 +65,10 @@ enum config_key {
 	KEY_VERIFY_CHECKSUMS,
 	KEY_REPLY,
 	KEY_TAKEOVER_WAIT,
+	KEY_ALLOW_CLIENTS,
+	KEY_ALLOW_HELOS,
+	KEY_ACTION,
+	KEY_LOCAL_NAME,
 	KEY_HELP,
 };
 
@@ -95,6 +100,10 @@ static const struct option long_options[] = {
 	{"verify-checksums", required_argument, NULL, KEY_VERIFY_CHECKSUMS},
 	{"reply", required_argument, NULL, KEY_REPLY},
 	{"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
+	{"allow-clients", required_argument, NULL, KEY_ALLOW_CLIENTS},
+	{"allow-helos", required_argument, NULL, KEY_ALLOW_HELOS},
+	{"action", required_argument, NULL, KEY_ACTION},
+	{"local-name", required_argument, NULL, KEY_LOCAL_NAME},
 	{"help", no_argument, NULL, KEY_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -112,7 +121,13 @@ void config_print_usage(const char *prog)
 	       "                         and reset the server side; detect: forward everything\n"
 	       "  --reply REASON=TEXT    the 550 reply for a reason (%%a address, %%h HELO address)\n"
 	       "  --takeover-wait MS     longest wait for a quiet point before a takeover (2000)\n"
-	       "  --banlist FILE         banned HELO names, one per line (SIGHUP reloads)\n"
+	       "  --action REASON=A      enforce, detect or off for one reason (repeatable;\n"
+	       "                         --mode is the default of every reason)\n"
+	       "  --allow-clients FILE   exempt clients: addresses and CIDR prefixes, one per line\n"
+	       "  --allow-helos FILE     exempt HELO names (a parent domain exempts its subdomains)\n"
+	       "  --local-name NAME      a name of the mail servers themselves (repeatable; the name\n"
+	       "                         in their 220 greeting and EHLO reply is learned anyway)\n"
+	       "  --banlist FILE         banned HELO names, one per line\n"
 	       "  --banned-patterns FILE banned-name regular expressions (Hyperscan), one per line\n"
 	       "  --psl FILE             public suffix list (default %s)\n"
 	       "  --local-domain NAME    a domain the servers receive mail for (repeatable)\n"
@@ -121,6 +136,7 @@ void config_print_usage(const char *prog)
 	       "  --stats FILE|-         counters as JSON at exit (- = stdout)\n"
 	       "  --stats-interval S     print a counters line to stderr every S seconds\n"
 	       "  --config FILE          INI file, section [helogate], same keys as these options\n"
+	       "                         (SIGHUP reloads it and every list: the whole policy)\n"
 	       "sizing:\n"
 	       "  --flows N              flow-table capacity per worker (default 1048576)\n"
 	       "  --blocks N             2 KiB buffers per worker (default 65536)\n"
@@ -220,6 +236,30 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		return copy_path(cfg->events_path, value, err, err_size, where, key);
 	case KEY_STATS:
 		return copy_path(cfg->stats_path, value, err, err_size, where, key);
+	case KEY_ALLOW_CLIENTS:
+		return copy_path(cfg->allow_clients_path, value, err, err_size, where, key);
+	case KEY_ALLOW_HELOS:
+		return copy_path(cfg->allow_helos_path, value, err, err_size, where, key);
+	case KEY_ACTION: {
+		const char *eq = strchr(value, '=');
+		char name[32];
+		enum verdict_reason reason;
+		enum policy_action action;
+		if (eq == NULL || (size_t)(eq - value) >= sizeof(name))
+			return fail(err, err_size, where, key, "must be REASON=enforce|detect|off, not",
+				    value);
+		memcpy(name, value, (size_t)(eq - value));
+		name[eq - value] = '\0';
+		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK ||
+		    reason == VERDICT_ALLOWED)
+			return fail(err, err_size, where, key, "unknown bogus reason", name);
+		if (!policy_action_from_name(eq + 1, &action))
+			return fail(err, err_size, where, key, "must be enforce, detect or off, not",
+				    eq + 1);
+		cfg->actions[reason] = (int8_t)action;
+		return 0;
+	}
+	case KEY_LOCAL_NAME:
 	case KEY_LOCAL_DOMAIN: {
 		struct hostname h;
 		if (hostname_parse(value, strlen(value), &h) != HOSTNAME_DOMAIN)
@@ -307,7 +347,8 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 			return fail(err, err_size, where, key, "must be REASON=TEXT, not", value);
 		memcpy(name, value, (size_t)(eq - value));
 		name[eq - value] = '\0';
-		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK)
+		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK ||
+		    reason == VERDICT_ALLOWED)
 			return fail(err, err_size, where, key, "unknown bogus reason", name);
 		char why[128];
 		if (takeover_template_check(eq + 1, why, sizeof(why)) != 0)
@@ -436,4 +477,26 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		return -1;
 	}
 	return 0;
+}
+
+void config_policy_settings(const struct config *cfg, const char **name_ptrs,
+			    struct policy_settings *s, unsigned n_readers)
+{
+	memset(s, 0, sizeof(*s));
+	s->psl_path = cfg->psl_path;
+	s->banlist_path = cfg->banlist_path;
+	s->patterns_path = cfg->patterns_path;
+	s->allow_clients_path = cfg->allow_clients_path;
+	s->allow_helos_path = cfg->allow_helos_path;
+	for (unsigned i = 0; i < cfg->n_local_domains; i++)
+		name_ptrs[i] = cfg->local_domains[i];
+	s->local_names = name_ptrs;
+	s->n_local_names = cfg->n_local_domains;
+	s->local_ips = cfg->local_ips;
+	s->n_local_ips = cfg->n_local_ips;
+	for (int r = 0; r < VERDICT_COUNT; r++)
+		s->actions[r] = cfg->actions[r] >= 0 ? (enum policy_action)cfg->actions[r]
+		                : cfg->mode == CONFIG_MODE_DETECT ? POLICY_DETECT
+		                                                  : POLICY_ENFORCE;
+	s->n_readers = n_readers;
 }
