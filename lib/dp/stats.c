@@ -61,6 +61,11 @@ static void write_object(FILE *out, const struct worker_counters *c)
 		fprintf(out, "%s\"%s\":%llu", i ? "," : "",
 			verdict_reason_name((enum verdict_reason)i),
 			(unsigned long long)read_counter(&c->rejected[i]));
+	fprintf(out, "},\"detected\":{");
+	for (int i = 0; i < VERDICT_COUNT; i++)
+		fprintf(out, "%s\"%s\":%llu", i ? "," : "",
+			verdict_reason_name((enum verdict_reason)i),
+			(unsigned long long)read_counter(&c->detected[i]));
 	static const char *const stage_names[] = {
 #define STAGE_NAME(sym, name, desc) name,
 		WORKER_STAGES(STAGE_NAME)

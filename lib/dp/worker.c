@@ -11,7 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
-#include "judge/banlist_rcu.h"
+#include "dp/policy_rcu.h"
 #include "tcp/block_pool.h"
 #include "filter/event.h"
 #include "tcp/flow_table.h"
@@ -46,13 +46,6 @@ uint64_t worker_clock_ms(void)
 	return rte_get_tsc_cycles() / hz_per_ms;
 }
 
-static bool worker_pattern_banned(void *arg, const char *name, size_t len)
-{
-	struct worker *w = arg;
-
-	return scan_patterns_match(w->shared.patterns, w->scratch, name, len);
-}
-
 struct worker *worker_create(unsigned id, const struct worker_shared *shared, char *err,
 			     size_t err_size)
 {
@@ -77,15 +70,12 @@ struct worker *worker_create(unsigned id, const struct worker_shared *shared, ch
 		goto fail;
 	}
 	w->scratch = scan_scratch_alloc(shared->commands, err, err_size);
-	if (w->scratch == NULL || scan_scratch_grow(&w->scratch, shared->patterns, err, err_size) != 0)
+	if (w->scratch == NULL)
 		goto fail;
 	if (smtp_env_init(&w->smtp_env, w->pool, shared->commands, w->scratch, cfg->line_max, err,
 			  err_size) != 0)
 		goto fail;
-	for (unsigned i = 0; i < cfg->n_local_domains; i++)
-		w->local_domains[i] = cfg->local_domains[i];
-	memcpy(&w->server_ips[1], cfg->local_ips, cfg->n_local_ips * sizeof(cfg->local_ips[0]));
-	if (banlist_rcu_reader_register(shared->banlist, id) != 0) {
+	if (policy_rcu_reader_register(shared->policy, id) != 0) {
 		snprintf(err, err_size, "worker %u: cannot register as an RCU reader", id);
 		goto fail;
 	}
@@ -282,27 +272,27 @@ void worker_emit_event(struct worker *w, const struct flow_key *key, const struc
 static enum verdict_reason judge(struct worker *w, const struct flow_ctx *ctx, const struct flow *f,
 				 const uint8_t *rcpt_arg, uint32_t rcpt_len)
 {
-	const struct config *cfg = w->shared.cfg;
+	struct ip_addr client = {.family = ctx->key->family}, server = {.family = ctx->key->family};
 
-	memcpy(w->server_ips[0].bytes, ctx->key->server, 16);
-	w->server_ips[0].family = ctx->key->family;
-	struct verdict_context vc = {
-		.server_ips = w->server_ips,
-		.n_server_ips = 1 + cfg->n_local_ips,
+	memcpy(client.bytes, ctx->key->client, 16);
+	memcpy(server.bytes, ctx->key->server, 16);
+	struct policy_input in = {
+		.client = &client,
+		.server = &server,
+		.helo = worker_flow_helo(w, f),
+		.helo_len = f->helo_len,
 		.rcpt = (const char *)rcpt_arg,
 		.rcpt_len = rcpt_len,
-		.local_domains = w->local_domains,
-		.n_local_domains = cfg->n_local_domains,
-		.banlist = w->banlist,
-		.suffixes = w->shared.suffixes,
-		.banned_pattern = w->shared.patterns ? worker_pattern_banned : NULL,
-		.banned_pattern_arg = w,
+		.server_name = f->server_name,
+		.reader = w->id,
 	};
 	uint64_t t0 = prof_start(w);
-	enum verdict_reason reason = verdict_judge_helo(worker_flow_helo(w, f), f->helo_len, &vc);
+	enum verdict_reason reason = policy_judge(w->policy, &in);
 	prof_add(w, WORKER_STAGE_VERDICT, t0);
 	w->counters.judged++;
 	w->counters.verdicts[reason]++;
+	if (reason == VERDICT_ALLOWED)
+		w->counters.allowed++;
 	return reason;
 }
 
@@ -330,10 +320,12 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 		bool rcpt = cmd->verb == SMTP_VERB_RCPT;
 		enum verdict_reason reason =
 			judge(w, ctx, f, rcpt ? cmd->arg : NULL, rcpt ? cmd->arg_len : 0);
-		if (reason == VERDICT_OK)
+		enum policy_action action = policy_action(w->policy, reason);
+		if (action == POLICY_OFF) /* ok, allowed, or --action REASON=off */
 			return SMTP_CONTINUE;
-		if (w->shared.cfg->mode == CONFIG_MODE_ENFORCE && enforce_begin(w, ctx, cmd, reason))
+		if (action == POLICY_ENFORCE && enforce_begin(w, ctx, cmd, reason))
 			return SMTP_STOP;
+		w->counters.detected[reason]++;
 		worker_emit_event(w, ctx->key, f, rcpt ? "RCPT" : "STARTTLS", reason,
 				  EVENT_ACTION_DETECTED, rcpt ? cmd->arg : NULL,
 				  rcpt ? cmd->arg_len : 0);
@@ -348,8 +340,15 @@ static void on_reply(void *arg, const struct smtp_reply *reply)
 {
 	struct flow_ctx *ctx = arg;
 
-	(void)reply;
 	ctx->w->counters.replies++;
+	/* The server's own name, from its greeting or HELO/EHLO reply:
+	 * "Hello, I'm you" by name needs no configuration. */
+	if ((reply->verb == SMTP_VERB_GREETING && reply->code == 220) ||
+	    ((reply->verb == SMTP_VERB_EHLO || reply->verb == SMTP_VERB_HELO) && reply->code == 250)) {
+		uint64_t name = policy_server_name(reply->text, reply->text_len);
+		if (name != 0)
+			ctx->f->server_name = name;
+	}
 }
 
 static const struct smtp_handler flow_smtp_handler = {
@@ -804,7 +803,7 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 	struct classified c[WORKER_GROUP];
 	enum disposition d[WORKER_GROUP];
 
-	w->banlist = banlist_rcu_get(w->shared.banlist);
+	w->policy = policy_rcu_get(w->shared.policy);
 	for (uint16_t base = 0; base < n; base += WORKER_GROUP) {
 		uint16_t g = (uint16_t)(n - base < WORKER_GROUP ? n - base : WORKER_GROUP);
 		uint64_t t0 = prof_start(w);
@@ -833,8 +832,10 @@ struct worker_tx *worker_tx(struct worker *w, enum worker_side side)
 
 void worker_quiescent(struct worker *w)
 {
-	w->banlist = NULL;
-	banlist_rcu_quiescent(w->shared.banlist, w->id);
+	w->policy = NULL;
+	policy_rcu_quiescent(w->shared.policy, w->id);
+	/* Valid until the next quiescent point: timers (enforce) use it too. */
+	w->policy = policy_rcu_get(w->shared.policy);
 }
 
 void worker_set_stop_flag(struct worker *w, volatile bool *stop)
@@ -880,7 +881,8 @@ int worker_run(void *arg)
 		ports[WORKER_SIDE_OUTSIDE] = cfg->outside_port;
 		ports[WORKER_SIDE_INSIDE] = cfg->inside_port;
 	}
-	banlist_rcu_reader_online(w->shared.banlist, w->id);
+	policy_rcu_reader_online(w->shared.policy, w->id);
+	w->policy = policy_rcu_get(w->shared.policy);
 	while (!*w->stop) {
 		uint64_t now = worker_clock_ms();
 		for (unsigned s = 0; s < n_sides; s++) {
@@ -897,7 +899,8 @@ int worker_run(void *arg)
 			worker_expire(w, now);
 		worker_quiescent(w);
 	}
-	banlist_rcu_reader_offline(w->shared.banlist, w->id);
+	w->policy = NULL;
+	policy_rcu_reader_offline(w->shared.policy, w->id);
 	return 0;
 }
 

@@ -12,7 +12,8 @@
 
 #include <rte_mbuf.h>
 
-#include "judge/banlist_rcu.h"
+#include "dp/policy_rcu.h"
+#include "judge/policy.h"
 #include "tcp/block_pool.h"
 #include "filter/event.h"
 #include "tcp/flow_table.h"
@@ -66,6 +67,7 @@ struct flow {
 	uint16_t server_wnd_raw;  /* the server's last window field, unscaled */
 	uint16_t client_mss;
 	char helo[HELO_INLINE_MAX];
+	uint64_t server_name; /* policy_server_name() of the server's greeting/EHLO reply, 0: none */
 };
 
 struct worker {
@@ -78,10 +80,7 @@ struct worker {
 	struct event_ring *events;
 	volatile bool *stop;
 	bool profiling;
-	const char *local_domains[CONFIG_MAX_LOCAL_DOMAINS];
-	/* [0] is the flow's server address, then the configured --local-ip. */
-	struct ip_addr server_ips[1 + CONFIG_MAX_LOCAL_IPS];
-	const struct banlist *banlist; /* valid until the next quiescent point */
+	const struct policy *policy; /* valid until the next quiescent point */
 	struct worker_counters counters;
 	struct worker_tx tx[WORKER_SIDE_COUNT];
 };

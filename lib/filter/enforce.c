@@ -259,7 +259,9 @@ static void session_of(struct worker *w, const struct flow *f, struct takeover_s
 	s->reason = (enum verdict_reason)ts->reason;
 	s->helo = worker_flow_helo(w, f);
 	s->helo_len = f->helo_len;
-	s->texts = &w->shared.cfg->replies;
+	/* The reloaded configuration travels with the policy (policy_rcu). */
+	const struct config *live = policy_attachment(w->policy);
+	s->texts = live != NULL ? &live->replies : &w->shared.cfg->replies;
 	s->commands = w->shared.commands;
 	s->scratch = w->scratch;
 	s->on_rejected_rcpt = on_rejected_rcpt;
