@@ -14,24 +14,33 @@
 #include <string.h>
 
 #include "wire/addr.h"
-#include "judge/banlist.h"
+#include "dp/config.h"
 #include "judge/hostname.h"
+#include "judge/policy.h"
 #include "smtp/rcpt.h"
-#include "judge/suffix.h"
 #include "judge/verdict.h"
 
 #define PROG "helogate-check"
 #define EXIT_USAGE 2
 #define ERR_MAX 512
 
+/* The options name the same sources as helogate's; --config reads
+ * helogate's INI file first and the options add to it or override it, as
+ * on helogate's command line. */
 struct check_options {
+	const char *config_path;
 	const char *banlist_path;
+	const char *patterns_path;
 	const char *psl_path;
+	const char *allow_clients_path;
+	const char *allow_helos_path;
 	const char *rcpt;
+	bool has_client;
+	struct ip_addr client;
 	struct ip_addr *server_ips;
 	size_t n_server_ips;
-	char **local_domains;
-	size_t n_local_domains;
+	char **local_names;
+	size_t n_local_names;
 };
 
 enum {
@@ -40,33 +49,54 @@ enum {
 	OPT_RCPT,
 	OPT_LOCAL_DOMAIN,
 	OPT_PSL,
+	OPT_PATTERNS,
+	OPT_ALLOW_CLIENTS,
+	OPT_CLIENT,
+	OPT_ALLOW_HELOS,
+	OPT_LOCAL_NAME,
+	OPT_CONFIG,
 	OPT_HELP,
 };
 
 static const struct option long_options[] = {
     {"banlist", required_argument, NULL, OPT_BANLIST},
+    {"banned-patterns", required_argument, NULL, OPT_PATTERNS},
     {"server-ip", required_argument, NULL, OPT_SERVER_IP},
     {"rcpt", required_argument, NULL, OPT_RCPT},
     {"local-domain", required_argument, NULL, OPT_LOCAL_DOMAIN},
+    {"local-name", required_argument, NULL, OPT_LOCAL_NAME},
     {"psl", required_argument, NULL, OPT_PSL},
+    {"allow-clients", required_argument, NULL, OPT_ALLOW_CLIENTS},
+    {"client", required_argument, NULL, OPT_CLIENT},
+    {"allow-helos", required_argument, NULL, OPT_ALLOW_HELOS},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: " PROG " [--banlist FILE] [--server-ip ADDR]... [--rcpt ARG]\n"
-	             "       [--local-domain NAME]... [--psl FILE]\n"
+	fprintf(out, "Usage: " PROG " [--config FILE] [--banlist FILE] [--banned-patterns FILE]\n"
+	             "       [--server-ip ADDR]... [--rcpt ARG] [--local-domain NAME]...\n"
+	             "       [--local-name NAME]... [--psl FILE] [--allow-clients FILE --client ADDR]\n"
+	             "       [--allow-helos FILE]\n"
 	             "\n"
 	             "Reads one HELO/EHLO argument per line from stdin (a trailing CR is\n"
 	             "stripped) and prints one line per input line: REASON<TAB>ARGUMENT.\n"
 	             "\n"
-	             "  --banlist FILE       banned names, one per line ('#' comments)\n"
-	             "  --server-ip ADDR     an address of the receiving server (repeatable)\n"
-	             "  --rcpt ARG           the text after \"RCPT TO:\" on the wire\n"
-	             "  --local-domain NAME  a domain the server receives mail for (repeatable)\n"
-	             "  --psl FILE           public suffix list (default " HG_DEFAULT_PSL_FILE ")\n"
-	             "  -h, --help           show this help\n"
+	             "  --config FILE          helogate's INI file: its lists, local names and\n"
+	             "                         addresses (the options below add or override)\n"
+	             "  --banlist FILE         banned names, one per line ('#' comments)\n"
+	             "  --banned-patterns FILE banned-name regular expressions, one per line\n"
+	             "  --server-ip ADDR       an address of the receiving server (repeatable)\n"
+	             "  --rcpt ARG             the text after \"RCPT TO:\" on the wire\n"
+	             "  --local-domain NAME    a domain the server receives mail for (repeatable)\n"
+	             "  --local-name NAME      the server's own name (repeatable)\n"
+	             "  --psl FILE             public suffix list (default " HG_DEFAULT_PSL_FILE ")\n"
+	             "  --allow-clients FILE   exempt client addresses and prefixes\n"
+	             "  --client ADDR          the client's address, for --allow-clients\n"
+	             "  --allow-helos FILE     exempt HELO names (and their subdomains)\n"
+	             "  -h, --help             show this help\n"
 	             "\n"
 	             "Reasons, in precedence order (the first that applies wins):\n");
 	for (unsigned i = 1; i <= VERDICT_COUNT; i++) {
@@ -97,33 +127,62 @@ static int fail(const char *fmt, ...)
 
 static void options_free(struct check_options *opt)
 {
-	for (size_t i = 0; i < opt->n_local_domains; i++)
-		free(opt->local_domains[i]);
-	free(opt->local_domains);
+	for (size_t i = 0; i < opt->n_local_names; i++)
+		free(opt->local_names[i]);
+	free(opt->local_names);
 	free(opt->server_ips);
+}
+
+static int add_name(struct check_options *opt, const char *option, const char *value)
+{
+	struct hostname host;
+
+	if (hostname_parse(value, strlen(value), &host) != HOSTNAME_DOMAIN)
+		return fail("%s: not a domain name: '%s'", option, value);
+	opt->local_names[opt->n_local_names] = strdup(host.name);
+	if (opt->local_names[opt->n_local_names] == NULL)
+		return fail("out of memory");
+	opt->n_local_names++;
+	return -1;
 }
 
 /* Returns -1 to go on, or the exit status. */
 static int options_parse(int argc, char **argv, struct check_options *opt)
 {
-	struct hostname host;
 	struct rcpt_address rcpt;
-	int c;
+	int c, rc;
 
 	/* Each option takes one argv slot at least: argc bounds the counts. */
 	opt->server_ips = calloc((size_t)argc, sizeof(*opt->server_ips));
-	opt->local_domains = calloc((size_t)argc, sizeof(*opt->local_domains));
-	if (opt->server_ips == NULL || opt->local_domains == NULL)
+	opt->local_names = calloc((size_t)argc, sizeof(*opt->local_names));
+	if (opt->server_ips == NULL || opt->local_names == NULL)
 		return fail("out of memory");
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		switch (c) {
+		case OPT_CONFIG:
+			opt->config_path = optarg;
+			break;
 		case OPT_BANLIST:
 			opt->banlist_path = optarg;
 			break;
+		case OPT_PATTERNS:
+			opt->patterns_path = optarg;
+			break;
 		case OPT_PSL:
 			opt->psl_path = optarg;
+			break;
+		case OPT_ALLOW_CLIENTS:
+			opt->allow_clients_path = optarg;
+			break;
+		case OPT_ALLOW_HELOS:
+			opt->allow_helos_path = optarg;
+			break;
+		case OPT_CLIENT:
+			if (!ip_addr_parse(optarg, strlen(optarg), &opt->client))
+				return fail("--client: not an IP address: '%s'", optarg);
+			opt->has_client = true;
 			break;
 		case OPT_RCPT:
 			if (!rcpt_parse(optarg, strlen(optarg), &rcpt))
@@ -137,12 +196,12 @@ static int options_parse(int argc, char **argv, struct check_options *opt)
 			opt->n_server_ips++;
 			break;
 		case OPT_LOCAL_DOMAIN:
-			if (hostname_parse(optarg, strlen(optarg), &host) != HOSTNAME_DOMAIN)
-				return fail("--local-domain: not a domain name: '%s'", optarg);
-			opt->local_domains[opt->n_local_domains] = strdup(host.name);
-			if (opt->local_domains[opt->n_local_domains] == NULL)
-				return fail("out of memory");
-			opt->n_local_domains++;
+			if ((rc = add_name(opt, "--local-domain", optarg)) >= 0)
+				return rc;
+			break;
+		case OPT_LOCAL_NAME:
+			if ((rc = add_name(opt, "--local-name", optarg)) >= 0)
+				return rc;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -158,10 +217,12 @@ static int options_parse(int argc, char **argv, struct check_options *opt)
 	}
 	if (optind < argc)
 		return fail("unexpected argument '%s' (try --help)", argv[optind]);
+	if (opt->allow_clients_path != NULL && !opt->has_client)
+		return fail("--allow-clients needs --client ADDR (the address to look up)");
 	return -1;
 }
 
-static int judge_lines(const struct verdict_context *ctx)
+static int judge_lines(const struct policy *policy, const struct policy_input *base)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -170,13 +231,16 @@ static int judge_lines(const struct verdict_context *ctx)
 
 	while ((n = getline(&line, &cap, stdin)) > 0) {
 		size_t len = (size_t)n;
+		struct policy_input in = *base;
 		const char *reason;
 
 		if (line[len - 1] == '\n')
 			len--;
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
-		reason = verdict_reason_name(verdict_judge_helo(line, len, ctx));
+		in.helo = line;
+		in.helo_len = len;
+		reason = verdict_reason_name(policy_judge(policy, &in));
 		if (fputs(reason, stdout) == EOF || putchar('\t') == EOF ||
 		    fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF ||
 		    fflush(stdout) == EOF) {
@@ -193,45 +257,63 @@ static int judge_lines(const struct verdict_context *ctx)
 	return status;
 }
 
+static void set_path(char *dst, const char *value)
+{
+	if (value != NULL)
+		snprintf(dst, PATH_MAX, "%s", value);
+}
+
 int main(int argc, char **argv)
 {
+	static struct config cfg;
 	struct check_options opt = {0};
-	struct verdict_context ctx = {0};
-	struct banlist *banlist = NULL;
-	struct suffix_list *suffixes = NULL;
+	const char *names[CONFIG_MAX_LOCAL_DOMAINS + 64];
+	struct ip_addr ips[CONFIG_MAX_LOCAL_IPS + 64];
+	struct policy_settings s;
+	struct policy *policy = NULL;
 	char err[ERR_MAX];
 	int status;
 
 	status = options_parse(argc, argv, &opt);
 	if (status >= 0)
 		goto out;
-
-	suffixes = suffix_list_load(opt.psl_path, err, sizeof(err));
-	if (suffixes == NULL) {
+	config_defaults(&cfg);
+	if (opt.config_path != NULL && config_load_file(&cfg, opt.config_path, err, sizeof(err)) != 0) {
 		status = fail("%s", err);
 		goto out;
 	}
-	if (opt.banlist_path != NULL) {
-		banlist = banlist_load_file(opt.banlist_path, err, sizeof(err));
-		if (banlist == NULL) {
-			status = fail("%s", err);
-			goto out;
-		}
+	set_path(cfg.banlist_path, opt.banlist_path);
+	set_path(cfg.patterns_path, opt.patterns_path);
+	set_path(cfg.psl_path, opt.psl_path);
+	set_path(cfg.allow_clients_path, opt.allow_clients_path);
+	set_path(cfg.allow_helos_path, opt.allow_helos_path);
+	if (cfg.n_local_domains + cfg.n_local_names + opt.n_local_names >
+		    CONFIG_MAX_LOCAL_DOMAINS + 64 ||
+	    cfg.n_local_ips + opt.n_server_ips > CONFIG_MAX_LOCAL_IPS + 64) {
+		status = fail("too many local names or addresses");
+		goto out;
 	}
-
-	ctx.server_ips = opt.server_ips;
-	ctx.n_server_ips = opt.n_server_ips;
-	ctx.rcpt = opt.rcpt;
-	ctx.rcpt_len = opt.rcpt != NULL ? strlen(opt.rcpt) : 0;
-	ctx.local_domains = (const char *const *)opt.local_domains;
-	ctx.n_local_domains = opt.n_local_domains;
-	ctx.banlist = banlist;
-	ctx.suffixes = suffixes;
-	status = judge_lines(&ctx);
+	config_policy_settings(&cfg, names, &s, 1);
+	for (size_t i = 0; i < opt.n_local_names; i++)
+		names[s.n_local_names++] = opt.local_names[i];
+	memcpy(ips, cfg.local_ips, cfg.n_local_ips * sizeof(ips[0]));
+	if (opt.n_server_ips > 0)
+		memcpy(ips + cfg.n_local_ips, opt.server_ips, opt.n_server_ips * sizeof(ips[0]));
+	s.local_ips = ips;
+	s.n_local_ips = cfg.n_local_ips + opt.n_server_ips;
+	policy = policy_build(&s, err, sizeof(err));
+	if (policy == NULL) {
+		status = fail("%s", err);
+		goto out;
+	}
+	struct policy_input in = {
+	    .client = opt.has_client ? &opt.client : NULL,
+	    .rcpt = opt.rcpt,
+	    .rcpt_len = opt.rcpt != NULL ? strlen(opt.rcpt) : 0,
+	};
+	status = judge_lines(policy, &in);
 out:
-	if (banlist != NULL)
-		banlist_free(banlist);
-	suffix_list_free(suffixes);
+	policy_free(policy);
 	options_free(&opt);
 	return status;
 }

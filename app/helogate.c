@@ -2,8 +2,8 @@
  * helogate: the inline SMTP filter. Wires the library together and nothing
  * more: EAL, configuration, shared read-only state, ports, worker lcores,
  * and the control loop on the main lcore (event writer, stats, signals,
- * banned-list reload and events-file reopen on SIGHUP, exit when a replay is
- * drained). Exit status: 0, 1 when an event was lost (not written, or
+ * whole-policy reload and events-file reopen on SIGHUP, exit when a replay
+ * is drained). Exit status: 0, 1 when an event was lost (not written, or
  * dropped on a full ring), 2 on a configuration or start-up error.
  */
 #include <errno.h>
@@ -19,15 +19,15 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
-#include "judge/banlist_rcu.h"
 #include "dp/config.h"
+#include "dp/policy_rcu.h"
+#include "judge/policy.h"
 #include "filter/event.h"
 #include "filter/event_log.h"
 #include "dp/port.h"
 #include "dp/preflight.h"
 #include "smtp/scan.h"
 #include "dp/stats.h"
-#include "judge/suffix.h"
 #include "dp/worker.h"
 
 static volatile bool stop_requested;
@@ -156,6 +156,51 @@ static int check_ports(const struct config *cfg)
 	return 0;
 }
 
+/* Read the configuration again (file and command line, as at start) and
+ * build the whole policy from it: every list, the actions, the replies
+ * (the configuration rides along as the policy's attachment). NULL with
+ * "FILE:LINE: reason" in err; nothing is half built. */
+static struct policy *load_policy(int argc, char **argv, unsigned n_readers, char *err,
+				  size_t err_size)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	const char *names[CONFIG_MAX_LOCAL_DOMAINS];
+	struct policy_settings s;
+	struct policy *p;
+
+	if (cfg == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	config_defaults(cfg);
+	if (config_parse_args(cfg, argc, argv, err, err_size) != 0) {
+		free(cfg);
+		return NULL;
+	}
+	config_policy_settings(cfg, names, &s, n_readers);
+	p = policy_build(&s, err, err_size);
+	if (p == NULL) {
+		free(cfg);
+		return NULL;
+	}
+	policy_attach(p, cfg, free);
+	return p;
+}
+
+/* One line per (re)load: when, and what the policy holds. */
+static void log_policy(const char *what, const struct policy *p)
+{
+	char line[1024], stamp[32];
+	struct timespec now;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	policy_describe(p, line, sizeof(line));
+	fprintf(stderr, "helogate: %s %s: %s\n", stamp, what, line);
+}
+
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
 {
 	uint64_t rx = 0;
@@ -178,8 +223,8 @@ int main(int argc, char **argv)
 		die("%s", "out of memory");
 	int app_argc = split_args(argc, argv, app_argv, &with_eal);
 	config_defaults(&cfg);
+	/* app_argv lives as long as the process: SIGHUP parses it again. */
 	int rc = config_parse_args(&cfg, app_argc, app_argv, err, sizeof(err));
-	free(app_argv);
 	if (rc == 1)
 		return 0;
 	if (rc != 0)
@@ -209,28 +254,19 @@ int main(int argc, char **argv)
 	}
 
 	/* Shared read-only state, all loaded before any traffic flows. */
-	struct suffix_list *suffixes = suffix_list_load(cfg.psl_path[0] ? cfg.psl_path : NULL, err,
-							sizeof(err));
-	if (suffixes == NULL)
-		die("%s", err);
 	unsigned n_workers = rte_lcore_count() - 1;
 	if (n_workers == 0)
 		die("%s", "need at least one worker lcore besides the main one (e.g. -l 0,1)");
-	struct banlist_rcu *banlist = banlist_rcu_create(n_workers);
-	if (banlist == NULL)
-		die("%s", "cannot allocate the banned-list RCU state");
-	if (cfg.banlist_path[0] && banlist_rcu_reload_file(banlist, cfg.banlist_path, err,
-							   sizeof(err)) != 0)
+	struct policy_rcu *policy = policy_rcu_create(n_workers);
+	if (policy == NULL)
+		die("%s", "cannot allocate the policy's RCU state");
+	struct policy *first = load_policy(app_argc, app_argv, n_workers, err, sizeof(err));
+	if (first == NULL)
 		die("%s", err);
+	policy_rcu_replace(policy, first);
 	struct scan_commands *commands = scan_commands_compile(err, sizeof(err));
 	if (commands == NULL)
 		die("%s", err);
-	struct scan_patterns *patterns = NULL;
-	if (cfg.patterns_path[0]) {
-		patterns = scan_patterns_load_file(cfg.patterns_path, err, sizeof(err));
-		if (patterns == NULL)
-			die("%s", err);
-	}
 	static struct event_log events_log;
 	struct event_log *events_out = NULL;
 	if (cfg.events_path[0] != '\0') {
@@ -248,10 +284,8 @@ int main(int argc, char **argv)
 		    rte_strerror(rte_errno));
 	struct worker_shared shared = {
 		.cfg = &cfg,
-		.suffixes = suffixes,
-		.banlist = banlist,
+		.policy = policy,
 		.commands = commands,
-		.patterns = patterns,
 		.mbufs = pool,
 	};
 	struct worker **workers = calloc(n_workers, sizeof(*workers));
@@ -293,6 +327,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "helogate: %u worker(s), %s mode, %s\n", n_workers,
 		cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
 		cfg.single_port ? "single-port lab layout" : "inline layout");
+	log_policy("policy loaded", first);
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
 	const struct event_format event_fmt = {.host = cfg.sensor_name, .replies = &cfg.replies};
@@ -304,12 +339,16 @@ int main(int argc, char **argv)
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
 			reload_requested = 0;
-			if (cfg.banlist_path[0] == '\0')
-				fprintf(stderr, "helogate: SIGHUP: no --banlist to reload\n");
-			else if (banlist_rcu_reload_file(banlist, cfg.banlist_path, err, sizeof(err)) != 0)
-				fprintf(stderr, "helogate: reload failed, old list kept: %s\n", err);
-			else
-				fprintf(stderr, "helogate: banned list reloaded from %s\n", cfg.banlist_path);
+			/* All or nothing: built completely, then one swap. */
+			struct policy *next =
+				load_policy(app_argc, app_argv, n_workers, err, sizeof(err));
+			if (next == NULL) {
+				fprintf(stderr, "helogate: reload failed, the whole old policy kept: %s\n",
+					err);
+			} else {
+				policy_rcu_replace(policy, next);
+				log_policy("policy reloaded", next);
+			}
 			if (events_out != NULL && event_log_reopen(events_out, err, sizeof(err)) != 0)
 				fprintf(stderr, "helogate: events file not reopened, "
 						"still writing the old one: %s\n",
@@ -364,10 +403,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n_workers; i++)
 		worker_free(workers[i]);
 	free(workers);
-	scan_patterns_free(patterns);
 	scan_commands_free(commands);
-	banlist_rcu_destroy(banlist);
-	suffix_list_free(suffixes);
+	policy_rcu_destroy(policy);
+	free(app_argv);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
 	return status;

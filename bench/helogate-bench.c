@@ -32,13 +32,12 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
-#include "judge/banlist.h"
-#include "judge/banlist_rcu.h"
+#include "dp/policy_rcu.h"
+#include "judge/policy.h"
 #include "bench.h"
 #include "filter/event.h"
 #include "wire/inject.h"
 #include "smtp/scan.h"
-#include "judge/suffix.h"
 #include "synth/synth.h"
 
 #define MAX_WORKERS 64
@@ -405,6 +404,20 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		return 2;
 	}
 	cfg->mode = mode;
+	/* The policy's actions follow the mode: publish one built for it
+	 * (every worker is offline here). */
+	{
+		const char *names[CONFIG_MAX_LOCAL_DOMAINS];
+		struct policy_settings ps;
+		config_policy_settings(cfg, names, &ps, n_workers);
+		struct policy *pol = policy_build(&ps, err, sizeof(err));
+		if (pol == NULL) {
+			fprintf(stderr, "helogate-bench: %s\n", err);
+			bench_profile_free(&prof);
+			return 2;
+		}
+		policy_rcu_replace(shared_in->policy, pol);
+	}
 	uint64_t flows = o->flows ? o->flows
 	                          : (uint64_t)per_worker + per_worker / 4 +
 	                                (uint64_t)o->idle / n_workers * 5 / 4 + 65536;
@@ -434,7 +447,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 			fprintf(stderr, "helogate-bench: %s\n", err);
 			return 2;
 		}
-		banlist_rcu_reader_online(shared.banlist, i);
+		policy_rcu_reader_online(shared.policy, i);
 	}
 	uint64_t hz = rte_get_tsc_hz();
 	if (o->idle > 0) {
@@ -630,7 +643,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 
 	for (unsigned i = 0; i < n_workers; i++) {
 		bench_replay_free(&replays[i]);
-		banlist_rcu_reader_offline(shared.banlist, i);
+		policy_rcu_reader_offline(shared.policy, i);
 		worker_free(workers[i]);
 		workers[i] = NULL;
 	}
@@ -670,34 +683,31 @@ int main(int argc, char **argv)
 	cfg.n_smtp_ports = 1;
 	snprintf(cfg.local_domains[0], CONFIG_NAME_MAX, "%s", SYNTH_LAB_LOCAL_DOMAIN);
 	cfg.n_local_domains = 1;
-	struct suffix_list *suffixes = suffix_list_load(NULL, err, sizeof(err));
-	if (suffixes == NULL) {
-		fprintf(stderr, "helogate-bench: %s\n", err);
-		return 2;
-	}
-	struct banlist_rcu *banlist = banlist_rcu_create(n_workers);
+	struct policy_rcu *policy = policy_rcu_create(n_workers);
 	struct scan_commands *commands = scan_commands_compile(err, sizeof(err));
-	if (banlist == NULL || commands == NULL) {
-		fprintf(stderr, "helogate-bench: %s\n", banlist ? err : "out of memory");
+	if (policy == NULL || commands == NULL) {
+		fprintf(stderr, "helogate-bench: %s\n", policy ? err : "out of memory");
 		return 2;
 	}
+	/* The banned list: --banlist, or the lab context's three names
+	 * (tests/data/banlist.txt) in a temporary file; each profile's policy
+	 * is built from it (run_profile). */
+	static char banned_tmp[] = "/tmp/hg-bench-banned-XXXXXX";
 	if (o.banlist) {
-		if (banlist_rcu_reload_file(banlist, o.banlist, err, sizeof(err)) != 0) {
-			fprintf(stderr, "helogate-bench: %s\n", err);
+		snprintf(cfg.banlist_path, sizeof(cfg.banlist_path), "%s", o.banlist);
+	} else {
+		int fd = mkstemp(banned_tmp);
+		static const char banned[] =
+		    "fakedomain.xyz\nspam-cannon.example.com\nbulk-sender.example.net\n";
+		if (fd < 0 || write(fd, banned, sizeof(banned) - 1) != (ssize_t)sizeof(banned) - 1) {
+			fprintf(stderr, "helogate-bench: %s: %s\n", banned_tmp, strerror(errno));
 			return 2;
 		}
-	} else {
-		/* tests/data/banlist.txt, the lab context's list */
-		const char *banned[] = {"fakedomain.xyz", "spam-cannon.example.com",
-		                        "bulk-sender.example.net"};
-		banlist_rcu_replace(banlist, banlist_build(banned, 3, err, sizeof(err)));
+		close(fd);
+		snprintf(cfg.banlist_path, sizeof(cfg.banlist_path), "%s", banned_tmp);
 	}
-	struct worker_shared shared = {.cfg = &cfg,
-	                               .suffixes = suffixes,
-	                               .banlist = banlist,
-	                               .commands = commands,
-	                               .patterns = NULL,
-	                               .mbufs = NULL};
+	struct worker_shared shared = {
+	    .cfg = &cfg, .policy = policy, .commands = commands, .mbufs = NULL};
 
 	FILE *json = o.json ? fopen(o.json, "a") : NULL;
 	if (o.json && json == NULL) {
@@ -730,5 +740,8 @@ int main(int argc, char **argv)
 	if (json)
 		fclose(json);
 	fflush(stdout);
+	if (!o.banlist)
+		unlink(banned_tmp);
+	policy_rcu_destroy(policy);
 	return worst;
 }

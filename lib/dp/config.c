@@ -34,6 +34,7 @@ void config_defaults(struct config *cfg)
 	cfg->mode = CONFIG_MODE_ENFORCE;
 	cfg->takeover_wait_ms = 2000;
 	cfg->takeover_session_ms = 300 * 1000;
+	memset(cfg->actions, -1, sizeof(cfg->actions));
 	takeover_texts_default(&cfg->replies);
 	if (gethostname(cfg->sensor_name, sizeof(cfg->sensor_name)) != 0)
 		cfg->sensor_name[0] = '\0';
@@ -71,6 +72,10 @@ enum config_key {
 	KEY_REPLY,
 	KEY_TAKEOVER_WAIT,
 	KEY_SENSOR_NAME,
+	KEY_ALLOW_CLIENTS,
+	KEY_ALLOW_HELOS,
+	KEY_ACTION,
+	KEY_LOCAL_NAME,
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_CHECK_CONFIG,
@@ -105,6 +110,10 @@ static const struct option long_options[] = {
 	{"reply", required_argument, NULL, KEY_REPLY},
 	{"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
 	{"sensor-name", required_argument, NULL, KEY_SENSOR_NAME},
+	{"allow-clients", required_argument, NULL, KEY_ALLOW_CLIENTS},
+	{"allow-helos", required_argument, NULL, KEY_ALLOW_HELOS},
+	{"action", required_argument, NULL, KEY_ACTION},
+	{"local-name", required_argument, NULL, KEY_LOCAL_NAME},
 	{"help", no_argument, NULL, KEY_HELP},
 	{"version", no_argument, NULL, KEY_VERSION},
 	{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
@@ -132,7 +141,13 @@ void config_print_usage(const char *prog)
 	       "                         and reset the server side; detect: forward everything\n"
 	       "  --reply REASON=TEXT    the 550 reply for a reason (%%a address, %%h HELO address)\n"
 	       "  --takeover-wait MS     longest wait for a quiet point before a takeover (2000)\n"
-	       "  --banlist FILE         banned HELO names, one per line (SIGHUP reloads)\n"
+	       "  --action REASON=A      enforce, detect or off for one reason (repeatable;\n"
+	       "                         --mode is the default of every reason)\n"
+	       "  --allow-clients FILE   exempt clients: addresses and CIDR prefixes, one per line\n"
+	       "  --allow-helos FILE     exempt HELO names (a parent domain exempts its subdomains)\n"
+	       "  --local-name NAME      a name of the mail servers themselves (repeatable; the name\n"
+	       "                         in their 220 greeting and EHLO reply is learned anyway)\n"
+	       "  --banlist FILE         banned HELO names, one per line\n"
 	       "  --banned-patterns FILE banned-name regular expressions (Hyperscan), one per line\n"
 	       "  --psl FILE             public suffix list (default %s)\n"
 	       "  --local-domain NAME    a domain the servers receive mail for (repeatable)\n"
@@ -143,6 +158,7 @@ void config_print_usage(const char *prog)
 	       "  --stats-interval S     print a counters line to stderr every S seconds\n"
 	       "  --config FILE          INI file, section [helogate], same keys as these options;\n"
 	       "                         list options on the command line replace the file's list\n"
+	       "                         (SIGHUP reloads it and every list: the whole policy)\n"
 	       "  --check-config         load the configuration, lists, patterns and suffix list,\n"
 	       "                         report, and exit 0 (valid) or 2 without starting traffic\n"
 	       "  --version              helogate's, DPDK's and Hyperscan's versions\n"
@@ -248,13 +264,41 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		return copy_path(cfg->events_path, value, err, err_size, where, key);
 	case KEY_STATS:
 		return copy_path(cfg->stats_path, value, err, err_size, where, key);
+	case KEY_ALLOW_CLIENTS:
+		return copy_path(cfg->allow_clients_path, value, err, err_size, where, key);
+	case KEY_ALLOW_HELOS:
+		return copy_path(cfg->allow_helos_path, value, err, err_size, where, key);
+	case KEY_ACTION: {
+		const char *eq = strchr(value, '=');
+		char name[32];
+		enum verdict_reason reason;
+		enum policy_action action;
+		if (eq == NULL || (size_t)(eq - value) >= sizeof(name))
+			return fail(err, err_size, where, key, "must be REASON=enforce|detect|off, not",
+				    value);
+		memcpy(name, value, (size_t)(eq - value));
+		name[eq - value] = '\0';
+		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK ||
+		    reason == VERDICT_ALLOWED)
+			return fail(err, err_size, where, key, "unknown bogus reason", name);
+		if (!policy_action_from_name(eq + 1, &action))
+			return fail(err, err_size, where, key, "must be enforce, detect or off, not",
+				    eq + 1);
+		cfg->actions[reason] = (int8_t)action;
+		return 0;
+	}
+	case KEY_LOCAL_NAME:
 	case KEY_LOCAL_DOMAIN: {
 		struct hostname h;
 		if (hostname_parse(value, strlen(value), &h) != HOSTNAME_DOMAIN)
 			return fail(err, err_size, where, key, "not a domain name", value);
-		if (cfg->n_local_domains == CONFIG_MAX_LOCAL_DOMAINS)
+		if (cfg->n_local_domains + cfg->n_local_names == CONFIG_MAX_LOCAL_DOMAINS)
 			return fail(err, err_size, where, key, "too many domains at", value);
-		snprintf(cfg->local_domains[cfg->n_local_domains++], CONFIG_NAME_MAX, "%s", h.name);
+		if (key == KEY_LOCAL_NAME)
+			snprintf(cfg->local_names[cfg->n_local_names++], CONFIG_NAME_MAX, "%s", h.name);
+		else
+			snprintf(cfg->local_domains[cfg->n_local_domains++], CONFIG_NAME_MAX, "%s",
+				 h.name);
 		return 0;
 	}
 	case KEY_LOCAL_IP: {
@@ -335,7 +379,8 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 			return fail(err, err_size, where, key, "must be REASON=TEXT, not", value);
 		memcpy(name, value, (size_t)(eq - value));
 		name[eq - value] = '\0';
-		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK)
+		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK ||
+		    reason == VERDICT_ALLOWED)
 			return fail(err, err_size, where, key, "unknown bogus reason", name);
 		char why[128];
 		if (takeover_template_check(eq + 1, why, sizeof(why)) != 0)
@@ -379,15 +424,20 @@ static char *trim(char *s)
  * On the command line the first occurrence replaces the file's list. */
 static bool is_list_key(int key)
 {
-	return key == KEY_SMTP_PORT || key == KEY_LOCAL_DOMAIN || key == KEY_LOCAL_IP;
+	return key == KEY_SMTP_PORT || key == KEY_LOCAL_DOMAIN || key == KEY_LOCAL_IP ||
+	       key == KEY_ACTION || key == KEY_LOCAL_NAME;
 }
 
+/* --action is a map, not a list: comma-separated in the file, and each
+ * REASON=ACTION on the command line replaces only that reason's action. */
 static void clear_list(struct config *cfg, int key)
 {
 	if (key == KEY_SMTP_PORT)
 		cfg->n_smtp_ports = 0;
 	else if (key == KEY_LOCAL_DOMAIN)
 		cfg->n_local_domains = 0;
+	else if (key == KEY_LOCAL_NAME)
+		cfg->n_local_names = 0;
 	else if (key == KEY_LOCAL_IP)
 		cfg->n_local_ips = 0;
 }
@@ -604,4 +654,29 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		return -1;
 	}
 	return config_check_conflicts(cfg, err, err_size);
+}
+
+void config_policy_settings(const struct config *cfg, const char **name_ptrs,
+			    struct policy_settings *s, unsigned n_readers)
+{
+	memset(s, 0, sizeof(*s));
+	s->psl_path = cfg->psl_path;
+	s->banlist_path = cfg->banlist_path;
+	s->patterns_path = cfg->patterns_path;
+	s->allow_clients_path = cfg->allow_clients_path;
+	s->allow_helos_path = cfg->allow_helos_path;
+	unsigned n = 0;
+	for (unsigned i = 0; i < cfg->n_local_names; i++)
+		name_ptrs[n++] = cfg->local_names[i];
+	for (unsigned i = 0; i < cfg->n_local_domains; i++)
+		name_ptrs[n++] = cfg->local_domains[i];
+	s->local_names = name_ptrs;
+	s->n_local_names = n;
+	s->local_ips = cfg->local_ips;
+	s->n_local_ips = cfg->n_local_ips;
+	for (int r = 0; r < VERDICT_COUNT; r++)
+		s->actions[r] = cfg->actions[r] >= 0 ? (enum policy_action)cfg->actions[r]
+		                : cfg->mode == CONFIG_MODE_DETECT ? POLICY_DETECT
+		                                                  : POLICY_ENFORCE;
+	s->n_readers = n_readers;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "wire/addr.h"
+#include "judge/policy.h"
 #include "filter/takeover.h"
 
 #define CONFIG_MAX_SMTP_PORTS 16
@@ -46,8 +47,15 @@ struct config {
 	char events_path[PATH_MAX];    /* "" = no events, "-" = stdout */
 	char stats_path[PATH_MAX];     /* counters as JSON at exit; "" = none, "-" = stdout */
 	char sensor_name[CONFIG_NAME_MAX]; /* events' "host" (default: the host name) */
-	char local_domains[CONFIG_MAX_LOCAL_DOMAINS][CONFIG_NAME_MAX]; /* normalized */
+	char allow_clients_path[PATH_MAX]; /* exempt client addresses and prefixes, "" = none */
+	char allow_helos_path[PATH_MAX];   /* exempt HELO names, "" = none */
+	/* --local-domain and --local-name, normalized; together at most
+	 * CONFIG_MAX_LOCAL_DOMAINS. Both feed matches-rcpt. */
+	char local_domains[CONFIG_MAX_LOCAL_DOMAINS][CONFIG_NAME_MAX];
 	unsigned n_local_domains;
+	char local_names[CONFIG_MAX_LOCAL_DOMAINS][CONFIG_NAME_MAX];
+	unsigned n_local_names;
+	int8_t actions[VERDICT_COUNT]; /* --action; -1: the mode's */
 	struct ip_addr local_ips[CONFIG_MAX_LOCAL_IPS];
 	unsigned n_local_ips;
 
@@ -89,6 +97,12 @@ static inline bool config_is_smtp_port(const struct config *cfg, uint16_t port)
 			return true;
 	return false;
 }
+
+/* Point s at cfg's policy sources (paths, local names and addresses) and
+ * resolve the actions: --action REASON=ACTION where given, else --mode's.
+ * s borrows cfg's strings: cfg must outlive policy_build(). */
+void config_policy_settings(const struct config *cfg, const char **name_ptrs,
+			    struct policy_settings *s, unsigned n_readers);
 
 /* The usage text printed by --help. */
 void config_print_usage(const char *prog);

@@ -89,6 +89,11 @@ static void write_object(FILE *out, const struct worker_counters *c, uint64_t he
 		fprintf(out, "%s\"%s\":%llu", i ? "," : "",
 			verdict_reason_name((enum verdict_reason)i),
 			(unsigned long long)read_counter(&c->rejected[i]));
+	fprintf(out, "},\"detected\":{");
+	for (int i = 0; i < VERDICT_COUNT; i++)
+		fprintf(out, "%s\"%s\":%llu", i ? "," : "",
+			verdict_reason_name((enum verdict_reason)i),
+			(unsigned long long)read_counter(&c->detected[i]));
 	static const char *const stage_names[] = {
 #define STAGE_NAME(sym, name, desc) name,
 		WORKER_STAGES(STAGE_NAME)
@@ -131,7 +136,7 @@ void stats_write_line(FILE *out, struct worker *const *workers, unsigned n)
 	uint32_t flows = 0;
 
 	stats_sum(workers, n, &t);
-	for (int i = 1; i < VERDICT_COUNT; i++)
+	for (int i = VERDICT_INVALID; i < VERDICT_COUNT; i++)
 		bogus += t.verdicts[i];
 	for (unsigned i = 0; i < n; i++)
 		flows += worker_flow_count(workers[i]);

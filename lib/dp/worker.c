@@ -23,7 +23,7 @@
 #include "tcp/flow_table.h"
 #include "tcp/syn_queue.h"
 #include "smtp/scan.h"
-#include "judge/banlist_rcu.h"
+#include "dp/policy_rcu.h"
 #include "filter/event.h"
 #include "filter/inspect.h"
 #include "filter/session.h"
@@ -67,15 +67,13 @@ static int worker_env_init(struct worker *w, const struct config *cfg, char *err
 		return -1;
 	}
 	env->scratch = scan_scratch_alloc(w->shared.commands, err, err_size);
-	if (env->scratch == NULL ||
-	    scan_scratch_grow(&env->scratch, w->shared.patterns, err, err_size) != 0)
+	if (env->scratch == NULL)
 		return -1;
 	if (smtp_env_init(&env->smtp, env->pool, w->shared.commands, env->scratch, cfg->line_max,
 			  err, err_size) != 0)
 		return -1;
 	env->counters = &w->counters;
 	env->params = (struct session_params){
-		.enforce = cfg->mode == CONFIG_MODE_ENFORCE,
 		.timeout_syn_ms = cfg->timeout_syn_ms,
 		.timeout_idle_ms = cfg->timeout_idle_ms,
 		.timeout_closing_ms = cfg->timeout_closing_ms,
@@ -84,15 +82,6 @@ static int worker_env_init(struct worker *w, const struct config *cfg, char *err
 		.replies = &cfg->replies,
 	};
 	env->commands = w->shared.commands;
-	env->patterns = w->shared.patterns;
-	env->suffixes = w->shared.suffixes;
-	_Static_assert(CONFIG_MAX_LOCAL_DOMAINS <= SESSION_LOCAL_DOMAINS_MAX, "local domains fit");
-	_Static_assert(CONFIG_MAX_LOCAL_IPS <= SESSION_LOCAL_IPS_MAX, "local addresses fit");
-	for (unsigned i = 0; i < cfg->n_local_domains; i++)
-		env->local_domains[i] = cfg->local_domains[i];
-	env->n_local_domains = cfg->n_local_domains;
-	memcpy(&env->server_ips[1], cfg->local_ips, cfg->n_local_ips * sizeof(cfg->local_ips[0]));
-	env->n_server_ips = 1 + cfg->n_local_ips;
 	env->worker_id = (uint16_t)w->id;
 	return 0;
 }
@@ -117,7 +106,7 @@ struct worker *worker_create(unsigned id, const struct worker_shared *shared, ch
 		snprintf(err, err_size, "worker %u: out of memory for the SYN queue", id);
 		goto fail;
 	}
-	if (banlist_rcu_reader_register(shared->banlist, id) != 0) {
+	if (policy_rcu_reader_register(shared->policy, id) != 0) {
 		snprintf(err, err_size, "worker %u: cannot register as an RCU reader", id);
 		goto fail;
 	}
@@ -137,6 +126,17 @@ void worker_free(struct worker *w)
 	event_ring_free(w->env.events);
 	scan_scratch_free(w->env.scratch);
 	free(w);
+}
+
+/* The policy the stages judge with, and the reply texts of the
+ * configuration it carries (a reload may change them). */
+static void refresh_policy(struct worker *w)
+{
+	const struct policy *p = policy_rcu_get(w->shared.policy);
+	const struct config *live = policy_attachment(p);
+
+	w->env.policy = p;
+	w->env.params.replies = live != NULL ? &live->replies : &w->shared.cfg->replies;
 }
 
 /* ---- acting on dispositions ------------------------------------------------------------ */
@@ -462,7 +462,7 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 {
 	struct classified c[WORKER_GROUP];
 
-	w->env.banlist = banlist_rcu_get(w->shared.banlist);
+	refresh_policy(w);
 	for (uint16_t base = 0; base < n; base += WORKER_GROUP) {
 		uint16_t g = (uint16_t)(n - base < WORKER_GROUP ? n - base : WORKER_GROUP);
 		uint64_t t0 = session_prof_start(&w->env);
@@ -507,8 +507,10 @@ struct worker_tx *worker_tx(struct worker *w, enum worker_side side)
 
 void worker_quiescent(struct worker *w)
 {
-	w->env.banlist = NULL;
-	banlist_rcu_quiescent(w->shared.banlist, w->id);
+	w->env.policy = NULL;
+	policy_rcu_quiescent(w->shared.policy, w->id);
+	/* Valid until the next quiescent point: timers (enforce) use it too. */
+	refresh_policy(w);
 }
 
 void worker_set_stop_flag(struct worker *w, volatile bool *stop)
@@ -567,7 +569,8 @@ int worker_run(void *arg)
 	int ts_flag_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
 	w->rx_ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
 	w->rx_ts_flag = ts_flag_bit >= 0 && w->rx_ts_offset >= 0 ? RTE_BIT64(ts_flag_bit) : 0;
-	banlist_rcu_reader_online(w->shared.banlist, w->id);
+	policy_rcu_reader_online(w->shared.policy, w->id);
+	refresh_policy(w);
 	while (!*w->stop) {
 		uint64_t now = worker_clock_ms();
 		for (unsigned s = 0; s < n_sides; s++) {
@@ -587,7 +590,8 @@ int worker_run(void *arg)
 		worker_quiescent(w);
 	}
 	flush_all(w, ports);
-	banlist_rcu_reader_offline(w->shared.banlist, w->id);
+	w->env.policy = NULL;
+	policy_rcu_reader_offline(w->shared.policy, w->id);
 	return 0;
 }
 

@@ -4,11 +4,11 @@
  * A worker owns everything it writes: its flow table, its byte-block pool,
  * its Hyperscan scratch, its event ring, its counters and its transmit
  * batches. It shares only read-only data (struct worker_shared): the
- * configuration, the public-suffix list, the compiled Hyperscan databases,
- * and the banned list behind banlist_rcu.
+ * configuration, the compiled command database, and the verdict policy
+ * behind policy_rcu (lists, exemptions, actions, reply texts).
  *
- * RCU rule: a worker may hold a pointer obtained from banlist_rcu_get() only
- * until its next banlist_rcu_quiescent() call, made once per loop iteration.
+ * RCU rule: a worker may hold a pointer obtained from policy_rcu_get() only
+ * until its next policy_rcu_quiescent() call, made once per loop iteration.
  *
  * The data path never allocates, never locks, never blocks and never logs:
  * every outcome is a counter (filter/counters.h). The stages below the
@@ -26,19 +26,15 @@
 #include "dp/config.h"
 #include "filter/counters.h"
 
-struct banlist_rcu;
-struct suffix_list;
+struct policy_rcu;
 struct scan_commands;
-struct scan_patterns;
 struct event_ring;
 
 /* Read-only state shared by every worker. */
 struct worker_shared {
-	const struct config *cfg;
-	const struct suffix_list *suffixes;
-	struct banlist_rcu *banlist;          /* never NULL; may hold an empty list */
+	const struct config *cfg;             /* the start-up configuration (ports, sizes) */
+	struct policy_rcu *policy;            /* never NULL; holds a policy before traffic */
 	const struct scan_commands *commands; /* the SMTP command database */
-	const struct scan_patterns *patterns; /* banned-name patterns, or NULL */
 	struct rte_mempool *mbufs;            /* where injected segments come from */
 };
 

@@ -42,6 +42,7 @@
 	X(replies, "SMTP replies parsed")                                                            \
 	X(helos, "HELO/EHLO commands seen")                                                          \
 	X(judged, "HELO verdicts taken (at RCPT TO or STARTTLS)")                                    \
+	X(allowed, "verdicts 'allowed': exempt client or HELO, never rejected")                      \
 	X(events_written, "events handed to the writer")                                             \
 	X(takeovers, "bogus sessions taken over: server reset, client answered by helogate")         \
 	X(takeover_no_memory, "bogus sessions not taken over for want of a pool block: let through") \
@@ -90,6 +91,7 @@ struct worker_counters {
 	uint64_t smtp_stops[SMTP_STOP_COUNT];     /* sessions given up, by reason */
 	uint64_t verdicts[VERDICT_COUNT];         /* judgments by reason */
 	uint64_t rejected[VERDICT_COUNT];         /* RCPTs rejected by reason */
+	uint64_t detected[VERDICT_COUNT];         /* detected events (--action REASON=detect, or no takeover) */
 	uint64_t stage_cycles[WORKER_STAGE_COUNT]; /* only while profiling */
 } __attribute__((aligned(64)));
 

@@ -302,6 +302,7 @@ static void let_through(const struct session_env *env, struct session *s,
 	bool rcpt = ts->trigger == SMTP_VERB_RCPT;
 
 	env->counters->takeover_not_quiet++;
+	env->counters->detected[ts->reason]++;
 	session_event(env, s, key, rcpt ? "RCPT" : "STARTTLS", ts->reason, EVENT_ACTION_DETECTED,
 		      rcpt ? ts->trigger_arg : NULL, ts->trigger_len);
 }

@@ -76,13 +76,15 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 		bool rcpt = cmd->verb == SMTP_VERB_RCPT;
 		enum verdict_reason reason = session_judge(env, s, ctx->key, rcpt ? cmd->arg : NULL,
 							   rcpt ? cmd->arg_len : 0);
-		if (reason == VERDICT_OK)
+		enum policy_action action = policy_action(env->policy, reason);
+		if (action == POLICY_OFF) /* ok, allowed, or --action REASON=off */
 			return SMTP_CONTINUE;
-		if (env->params.enforce &&
+		if (action == POLICY_ENFORCE &&
 		    enforce_begin(env, s, ctx->pi, ctx->frame, cmd, reason, ctx->now)) {
 			ctx->takeover_started = true;
 			return SMTP_STOP;
 		}
+		env->counters->detected[reason]++;
 		session_event(env, s, ctx->key, rcpt ? "RCPT" : "STARTTLS", reason,
 			      EVENT_ACTION_DETECTED, rcpt ? cmd->arg : NULL, rcpt ? cmd->arg_len : 0);
 		return SMTP_CONTINUE;
@@ -96,8 +98,15 @@ static void on_reply(void *arg, const struct smtp_reply *reply)
 {
 	struct feed_ctx *ctx = arg;
 
-	(void)reply;
 	ctx->env->counters->replies++;
+	/* The server's own name, from its greeting or HELO/EHLO reply:
+	 * "Hello, I'm you" by name needs no configuration. */
+	if ((reply->verb == SMTP_VERB_GREETING && reply->code == 220) ||
+	    ((reply->verb == SMTP_VERB_EHLO || reply->verb == SMTP_VERB_HELO) && reply->code == 250)) {
+		uint64_t name = policy_server_name(reply->text, reply->text_len);
+		if (name != 0)
+			ctx->s->server_name = name;
+	}
 }
 
 static const struct smtp_handler smtp_handler = {

@@ -93,37 +93,32 @@ bool session_store_helo(const struct session_env *env, struct session *s, const 
 	return true;
 }
 
-static bool pattern_banned(void *arg, const char *name, size_t len)
-{
-	const struct session_env *env = arg;
-
-	return scan_patterns_match(env->patterns, env->scratch, name, len);
-}
-
 /* A session that never said HELO/EHLO is judged on an empty name, which is
  * `invalid` (RFC 5321 4.1.4: a session starts with EHLO or HELO). */
 enum verdict_reason session_judge(struct session_env *env, const struct session *s,
 				  const struct flow_key *key, const uint8_t *rcpt, uint32_t rcpt_len)
 {
-	memcpy(env->server_ips[0].bytes, key->server, 16);
-	env->server_ips[0].family = key->family;
-	struct verdict_context vc = {
-		.server_ips = env->server_ips,
-		.n_server_ips = env->n_server_ips,
+	struct ip_addr client = {.family = key->family}, server = {.family = key->family};
+
+	memcpy(client.bytes, key->client, 16);
+	memcpy(server.bytes, key->server, 16);
+	struct policy_input in = {
+		.client = &client,
+		.server = &server,
+		.helo = session_helo(env, s),
+		.helo_len = s->helo_len,
 		.rcpt = (const char *)rcpt,
 		.rcpt_len = rcpt_len,
-		.local_domains = env->local_domains,
-		.n_local_domains = env->n_local_domains,
-		.banlist = env->banlist,
-		.suffixes = env->suffixes,
-		.banned_pattern = env->patterns ? pattern_banned : NULL,
-		.banned_pattern_arg = env,
+		.server_name = s->server_name,
+		.reader = env->worker_id,
 	};
 	uint64_t t0 = session_prof_start(env);
-	enum verdict_reason reason = verdict_judge_helo(session_helo(env, s), s->helo_len, &vc);
+	enum verdict_reason reason = policy_judge(env->policy, &in);
 	session_prof_add(env, WORKER_STAGE_VERDICT, t0);
 	env->counters->judged++;
 	env->counters->verdicts[reason]++;
+	if (reason == VERDICT_ALLOWED)
+		env->counters->allowed++;
 	return reason;
 }
 

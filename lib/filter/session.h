@@ -25,6 +25,7 @@
 #include "tcp/stream.h"
 #include "smtp/scan.h"
 #include "smtp/smtp.h"
+#include "judge/policy.h"
 #include "judge/verdict.h"
 #include "filter/counters.h"
 #include "filter/event.h"
@@ -33,8 +34,6 @@
 /* HELO arguments up to this length live in the record; longer ones (rare: a
  * valid name is at most 253 octets) take a pool block. */
 #define SESSION_HELO_INLINE_MAX 64
-#define SESSION_LOCAL_DOMAINS_MAX 64
-#define SESSION_LOCAL_IPS_MAX 64
 
 enum session_state {
 	SESSION_SYN_SENT,    /* client SYN seen, waiting for the server's SYN-ACK */
@@ -54,15 +53,16 @@ struct session {
 	struct conn tcp;
 	uint32_t helo_block;
 	uint32_t takeover_block; /* the enforce state, while SESSION_F_TAKEOVER */
+	uint64_t server_name;    /* policy_server_name() of its greeting or EHLO reply; 0: none */
 	uint16_t helo_len;
 	uint8_t state;           /* enum session_state */
 	uint8_t flags;           /* SESSION_F_* */
 	char helo[SESSION_HELO_INLINE_MAX];
 };
 
-/* Settings the stages need, copied from the configuration once. */
+/* Settings the stages need, copied from the configuration once (replies:
+ * refreshed with the policy, which carries the reloaded configuration). */
 struct session_params {
-	bool enforce; /* take bogus sessions over (else: detect) */
 	uint32_t timeout_syn_ms, timeout_idle_ms, timeout_closing_ms;
 	uint32_t takeover_wait_ms, takeover_session_ms;
 	const struct takeover_texts *replies;
@@ -75,16 +75,11 @@ struct session_env {
 	struct worker_counters *counters;
 	struct session_params params;
 	const struct scan_commands *commands;
-	const struct scan_patterns *patterns; /* banned-name patterns, or NULL */
-	const struct suffix_list *suffixes;
-	const struct banlist *banlist; /* set by the worker for each burst (RCU) */
-	hs_scratch_t *scratch;
-	const char *local_domains[SESSION_LOCAL_DOMAINS_MAX];
-	unsigned n_local_domains;
-	/* [0] is the session's server address (set per verdict), then --local-ip. */
-	struct ip_addr server_ips[1 + SESSION_LOCAL_IPS_MAX];
-	unsigned n_server_ips;
-	uint16_t worker_id;
+	hs_scratch_t *scratch; /* for the command database */
+	/* The verdict policy (lists, exemptions, per-reason actions): set by
+	 * the worker from policy_rcu, valid until its next quiescent point. */
+	const struct policy *policy;
+	uint16_t worker_id; /* also the policy reader id */
 	bool profiling;
 	/* The packet at hand, for its events: receive time (ns since 1970,
 	 * 0 = none: the event takes the clock) and VLAN tags (NULL outside a
@@ -125,8 +120,8 @@ bool session_store_helo(const struct session_env *env, struct session *s, const 
 /* The stored HELO argument (helo_len bytes). */
 const char *session_helo(const struct session_env *env, const struct session *s);
 
-/* Judge the session's HELO; rcpt: the text after "RCPT TO:", or NULL (at
- * STARTTLS). Counts judged and verdicts[]. */
+/* Judge the session's HELO with env's policy; rcpt: the text after "RCPT
+ * TO:", or NULL (at STARTTLS). Counts judged, verdicts[] and allowed. */
 enum verdict_reason session_judge(struct session_env *env, const struct session *s,
 				  const struct flow_key *key, const uint8_t *rcpt, uint32_t rcpt_len);
 

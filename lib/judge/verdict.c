@@ -26,6 +26,27 @@ static const char *const loopback_names[] = {
     "localhost6.localdomain6", "ip6-localhost", "ip6-loopback",
 };
 
+/* Special-use and private-use domains: a name equal to one or under one is
+ * never a mail sender's global identity. Sources, one per entry (IANA's
+ * "Special-Use Domain Names" registry lists the RFC ones). */
+static const char *const special_use_domains[] = {
+    "local",       /* RFC 6762 3: link-local multicast DNS names */
+    "invalid",     /* RFC 6761 6.4: guaranteed never to resolve */
+    "test",        /* RFC 6761 6.2: testing, never delegated */
+    "example",     /* RFC 6761 6.5: the TLD (example.com/.net/.org stay: see design.md) */
+    "onion",       /* RFC 7686 2: Tor hidden services, not in the DNS */
+    "alt",         /* RFC 9476 2: non-DNS name spaces */
+    "arpa",        /* RFC 3172 2: infrastructure only (in-addr.arpa RFC 1035 3.5,
+                    * ip6.arpa RFC 3596 2.5, home.arpa RFC 8375, ipv4only.arpa RFC 8880) */
+    "internal",    /* ICANN Board resolution 2024.07.29.06: private use, never delegated */
+    "intranet",    /* RFC 6762 Appendix G: TLDs used on private networks */
+    "private",     /* RFC 6762 Appendix G */
+    "corp",        /* RFC 6762 Appendix G; ICANN name-collision resolution 2018.02.04.12 */
+    "home",        /* RFC 6762 Appendix G; ICANN name-collision resolution 2018.02.04.12 */
+    "lan",         /* RFC 6762 Appendix G */
+    "localdomain", /* the /etc/hosts domain of Debian and Red Hat (see localhost) */
+};
+
 static bool has_suffix(const char *name, size_t len, const char *suffix)
 {
 	size_t n = strlen(suffix);
@@ -33,10 +54,42 @@ static bool has_suffix(const char *name, size_t len, const char *suffix)
 	return len >= n && memcmp(name + len - n, suffix, n) == 0;
 }
 
+/* name is domain or a name under it. */
+static bool in_domain(const char *name, size_t len, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	return has_suffix(name, len, domain) && (len == n || name[len - n - 1] == '.');
+}
+
+bool verdict_is_special_use(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(special_use_domains) / sizeof(special_use_domains[0]); i++)
+		if (in_domain(name, len, special_use_domains[i]))
+			return true;
+	return false;
+}
+
+uint64_t verdict_name_hash(const char *name, size_t len)
+{
+	/* FNV-1a with MurmurHash3's finalizer (as banlist.c): not keyed, which
+	 * is fine, since a collision only matters against the one name the
+	 * session's own server announced. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h != 0 ? h : 1;
+}
+
 static bool is_loopback_name(const char *name, size_t len)
 {
-	if (has_suffix(name, len, "localhost") &&
-	    (len == sizeof("localhost") - 1 || name[len - sizeof("localhost")] == '.'))
+	if (in_domain(name, len, "localhost"))
 		return true;
 	for (size_t i = 0; i < sizeof(loopback_names) / sizeof(loopback_names[0]); i++)
 		if (strlen(loopback_names[i]) == len && memcmp(loopback_names[i], name, len) == 0)
@@ -65,11 +118,13 @@ static bool matches_rcpt(const char *name, size_t len, const struct verdict_cont
 		if (local != NULL && same_domain(name, len, local, strlen(local)))
 			return true;
 	}
-	return false;
+	return ctx->server_name_hash != 0 && verdict_name_hash(name, len) == ctx->server_name_hash;
 }
 
 static bool is_fqdn(const char *name, size_t len, const struct verdict_context *ctx)
 {
+	if (verdict_is_special_use(name, len))
+		return false;
 	if (ctx->suffixes == NULL)
 		return memchr(name, '.', len) != NULL;
 	return suffix_list_is_fqdn(ctx->suffixes, name);
@@ -87,6 +142,8 @@ enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
 	case HOSTNAME_INVALID:
 		return VERDICT_INVALID;
 	case HOSTNAME_ADDRESS:
+		if (ctx->server_ip != NULL && ip_addr_equal(&host.addr, ctx->server_ip))
+			return VERDICT_SERVER_IP;
 		for (size_t i = 0; i < ctx->n_server_ips; i++)
 			if (ip_addr_equal(&host.addr, &ctx->server_ips[i]))
 				return VERDICT_SERVER_IP;
@@ -94,6 +151,10 @@ enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
 	case HOSTNAME_DOMAIN:
 		break;
 	}
+	/* The operator's exemption beats every name rule: it is how a false
+	 * positive is fixed without waiting for a release. */
+	if (ctx->allowed_names != NULL && banlist_contains(ctx->allowed_names, host.name, host.len))
+		return VERDICT_ALLOWED;
 	if (is_loopback_name(host.name, host.len))
 		return VERDICT_LOCALHOST;
 	if ((ctx->banlist != NULL && banlist_contains(ctx->banlist, host.name, host.len)) ||

@@ -469,7 +469,8 @@ enum smtp_status smtp_feed_client(struct smtp_session *s, const struct smtp_env 
 
 /* The final line of a reply ended at end_seq: match it to the oldest command. */
 static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env *env,
-                                  const struct smtp_handler *h, void *arg, uint32_t end_seq)
+                                  const struct smtp_handler *h, void *arg, uint32_t end_seq,
+                                  const uint8_t *text, uint32_t text_len)
 {
 	uint16_t code = s->reply_code;
 
@@ -483,7 +484,8 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 	enum smtp_verb verb = queue_pop(s);
 
 	if (h != NULL && h->on_reply != NULL) {
-		struct smtp_reply r = {.verb = verb, .code = code, .end_seq = end_seq};
+		struct smtp_reply r = {.verb = verb, .code = code, .end_seq = end_seq,
+		                       .text = text, .text_len = text_len};
 		h->on_reply(arg, &r);
 	}
 	switch (s->state) {
@@ -536,21 +538,40 @@ enum smtp_status smtp_feed_server(struct smtp_session *s, const struct smtp_env 
 
 	const uint8_t *p = data;
 	const uint8_t *end = data + len;
+	/* The first line of the reply at hand, when it began in this feed: its
+	 * start, then (once its LF is seen) its text. A line starts a reply
+	 * when reply_code is 0: a continuation line keeps the previous code
+	 * until its own first digit. */
+	const uint8_t *first = NULL, *text = NULL;
+	uint32_t text_len = 0;
 	while (p < end) {
 		if (s->reply_pos >= REPLY_SKIP_CONT) {
 			const uint8_t *lf = memchr(p, '\n', (size_t)(end - p));
 			if (lf == NULL)
 				break;
 			p = lf + 1;
+			if (first != NULL) {
+				text = first + 4 < lf ? first + 4 : lf;
+				text_len = (uint32_t)(lf - text);
+				if (text_len > 0 && text[text_len - 1] == '\r')
+					text_len--;
+				first = NULL;
+			}
 			if (s->reply_pos == REPLY_SKIP_CONT) {
 				s->reply_pos = REPLY_DIGIT0;
-				s->reply_code = 0;
 				continue;
 			}
-			st = end_reply(s, env, h, arg, seq + (uint32_t)(p - data));
+			st = end_reply(s, env, h, arg, seq + (uint32_t)(p - data), text, text_len);
+			text = NULL;
+			text_len = 0;
 			if (st == SMTP_STATUS_PASSTHROUGH)
 				return st;
 			continue;
+		}
+		if (s->reply_pos == REPLY_DIGIT0 && s->reply_code == 0) {
+			first = p;
+			text = NULL;
+			text_len = 0;
 		}
 		uint8_t c = *p++;
 		if (s->reply_pos < REPLY_SEP) {
@@ -558,14 +579,23 @@ enum smtp_status smtp_feed_server(struct smtp_session *s, const struct smtp_env 
 			if (c < (s->reply_pos == REPLY_DIGIT0 ? '2' : '0') ||
 			    c > (s->reply_pos == REPLY_DIGIT0 ? '5' : '9'))
 				return stop_tracking(s, env, SMTP_STOP_BAD_REPLY);
-			s->reply_code = (uint16_t)(s->reply_code * 10 + (c - '0'));
+			/* The first digit replaces a continuation line's code. */
+			s->reply_code = (uint16_t)((s->reply_pos == REPLY_DIGIT0 ? 0 : s->reply_code * 10) +
+			                           (c - '0'));
 			s->reply_pos++;
 		} else if (c == '-') {
 			s->reply_pos = REPLY_SKIP_CONT;
 		} else if (c == ' ' || c == '\r') {
 			s->reply_pos = REPLY_SKIP_FINAL;
 		} else if (c == '\n') {
-			st = end_reply(s, env, h, arg, seq + (uint32_t)(p - data));
+			/* "250\n": a first line without text */
+			if (first != NULL) {
+				text = p - 1;
+				text_len = 0;
+				first = NULL;
+			}
+			st = end_reply(s, env, h, arg, seq + (uint32_t)(p - data), text, text_len);
+			text = NULL;
 			if (st == SMTP_STATUS_PASSTHROUGH)
 				return st;
 		} else {

@@ -154,6 +154,12 @@ struct smtp_reply {
 	enum smtp_verb verb; /* the command it answers; SMTP_VERB_GREETING for the banner */
 	uint16_t code;       /* the final line's 3-digit code */
 	uint32_t end_seq;    /* server sequence number just past the final line's LF */
+	/* The reply's first line after its code and separator, without CR LF
+	 * ("mx.example.com ESMTP" of "220 mx.example.com ESMTP"), when that
+	 * whole line and the final line came in the same server feed; else
+	 * NULL and 0. Points into that feed's data: valid in the callback. */
+	const uint8_t *text;
+	uint32_t text_len;
 };
 
 /* Callbacks; either may be NULL. Called synchronously from the feeds. */

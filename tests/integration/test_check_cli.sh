@@ -95,6 +95,43 @@ printf '\nwww\n' >>"$tmp/long"
 [ "$(wc -c <"$tmp/out")" -eq $((8 + (4 << 20) + 1 + 13)) ] || fail "long line: output length"
 [ "$(tail -n 1 "$tmp/out")" = $'not-fqdn\twww' ] || fail "long line: next line"
 
+# 8. The production policy offline (issue 10): the names real mail servers
+#    announce, special-use names, exemptions, the server's own name, and the
+#    same INI file helogate reads.
+expect_lines() {
+	local what=$1 input=$2 want=$3
+	shift 3
+	printf '%s' "$input" | "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	[ "$rc" -eq 0 ] || fail "$what: exit status $rc: $(cat "$tmp/err")"
+	[ "$(cat "$tmp/out")" = "$want" ] || fail "$what: got '$(cat "$tmp/out")', want '$want'"
+}
+expect_lines "real senders" $'za-smtp-delivery-132.mimecast.co.za\npta-smg2.csir.co.za\nspe11-1.ucebox.co.za\nec2-44-216-146-164.compute-1.amazonaws.com\nrigel.uberspace.de\n' \
+	$'ok\tza-smtp-delivery-132.mimecast.co.za\nok\tpta-smg2.csir.co.za\nok\tspe11-1.ucebox.co.za\nok\tec2-44-216-146-164.compute-1.amazonaws.com\nok\trigel.uberspace.de'
+expect_lines "special-use" $'router.home.arpa\nmail.onion\n4.3.2.1.in-addr.arpa\nmail.example.com\n' \
+	$'not-fqdn\trouter.home.arpa\nnot-fqdn\tmail.onion\nnot-fqdn\t4.3.2.1.in-addr.arpa\nok\tmail.example.com'
+expect_lines "exempt client" $'localhost\n' $'allowed\tlocalhost' \
+	--allow-clients "$data/allow_clients.txt" --client 203.0.113.5
+expect_lines "other client" $'localhost\n' $'localhost\tlocalhost' \
+	--allow-clients "$data/allow_clients.txt" --client 203.0.113.200
+expect_lines "exempt helo" $'relay3.mimecast.co.za\nrad.internal\nrad2.internal\n' \
+	$'allowed\trelay3.mimecast.co.za\nallowed\trad.internal\nnot-fqdn\trad2.internal' \
+	--allow-helos "$data/allow_helos.txt"
+expect_lines "local name" $'MX.lab-mail.net.\n' $'matches-rcpt\tMX.lab-mail.net.' --local-name mx.lab-mail.net
+printf '[helogate]\nbanlist = %s\nallow-helos = %s\nlocal-name = mx.lab-mail.net\nlocal-ip = 192.0.2.25\n' \
+	"$data/check_seeds.banlist" "$data/allow_helos.txt" >"$tmp/hg.ini"
+expect_lines "config file" $'fakedomain.xyz\nrad.internal\nmx.lab-mail.net\n[192.0.2.25]\n' \
+	$'banned\tfakedomain.xyz\nallowed\trad.internal\nmatches-rcpt\tmx.lab-mail.net\nserver-ip\t[192.0.2.25]' \
+	--config "$tmp/hg.ini"
+expect_usage_error "allow-clients without client" "--client" --allow-clients "$data/allow_clients.txt"
+expect_usage_error "bad client" "--client" --client 1.2.3
+expect_usage_error "bad allow-clients file" "allow_clients_bad.txt:3: bits set past the prefix length" \
+	--allow-clients "$data/allow_clients_bad.txt" --client 192.0.2.1
+expect_usage_error "bad allow-helos file" "allow_helos_bad.txt:2:" --allow-helos "$data/allow_helos_bad.txt"
+expect_usage_error "bad local name" "--local-name" --local-name '[192.0.2.1]'
+printf '[helogate]\nbogus-key = 1\n' >"$tmp/bad.ini"
+expect_usage_error "bad config file" "bad.ini:2: unknown key 'bogus-key'" --config "$tmp/bad.ini"
+
 # 7. A write error is reported with status 1, not a crash.
 if [ -w /dev/full ]; then
 	"$bin" <"$data/check_seeds.in" >/dev/full 2>"$tmp/err"

@@ -3,8 +3,8 @@
 #
 # usage: tests/lab/run.sh [--build DIR] [--kernel-bridge] [TEST...]
 #   TEST            delivery bogus_reasons pipelining after_reject starttls
-#                   lost_segment load detect server_reset selfcheck (default:
-#                   all)
+#                   lost_segment load detect server_reset policy selfcheck
+#                   (default: all)
 #   --build DIR     take helogate from DIR/app/helogate (default: build;
 #                   $HELOGATE wins if set)
 #   --kernel-bridge the lab's self-check: only 'selfcheck' and 'delivery',
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 all=(selfcheck delivery bogus_reasons pipelining after_reject starttls lost_segment load detect
-	server_reset)
+	server_reset policy)
 build=$root/build
 tests=()
 while [ $# -gt 0 ]; do

@@ -31,7 +31,6 @@ int fx_setup(void **state)
 		return -1;
 	fx.env.counters = &fx.counters;
 	fx.env.params = (struct session_params){
-		.enforce = true,
 		.timeout_syn_ms = 5000,
 		.timeout_idle_ms = 300000,
 		.timeout_closing_ms = 10000,
@@ -41,7 +40,18 @@ int fx_setup(void **state)
 	};
 	fx.env.commands = fx.db;
 	fx.env.scratch = fx.scratch;
-	fx.env.n_server_ips = 1;
+	/* The production policy code, with every bogus reason enforced (and a
+	 * twin that only detects). */
+	struct policy_settings ps = {.n_readers = 1};
+	for (int r = 0; r < VERDICT_COUNT; r++)
+		ps.actions[r] = POLICY_ENFORCE;
+	fx.enforce_policy = policy_build(&ps, err, sizeof(err));
+	for (int r = 0; r < VERDICT_COUNT; r++)
+		ps.actions[r] = POLICY_DETECT;
+	fx.detect_policy = policy_build(&ps, err, sizeof(err));
+	if (fx.enforce_policy == NULL || fx.detect_policy == NULL)
+		return -1;
+	fx.env.policy = fx.enforce_policy;
 
 	static const uint8_t l2[14] = {2, 0, 0, 0, 0, 0x25, 2, 0, 0, 0, 0, 0x10, 0x08, 0x00};
 	memcpy(fx.tpl.l2, l2, sizeof(l2));
@@ -65,6 +75,8 @@ int fx_teardown(void **state)
 {
 	struct fx *fx = *state;
 
+	policy_free(fx->enforce_policy);
+	policy_free(fx->detect_policy);
 	event_ring_free(fx->env.events);
 	block_pool_free(fx->env.pool);
 	scan_scratch_free(fx->scratch);

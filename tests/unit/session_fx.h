@@ -31,6 +31,7 @@ struct fx {
 	struct takeover_texts texts;
 	struct worker_counters counters;
 	struct session_env env;
+	struct policy *enforce_policy, *detect_policy; /* env.policy is one of them */
 	struct session s;
 	struct flow_key key;
 	struct inject_template tpl; /* builds the test's own client and server frames */

@@ -101,6 +101,13 @@ static void test_each_bad_option_gets_one_clear_message(void **state)
 		{{"--banlist", NULL}, "needs a value"},
 		{{"stray", NULL}, "unexpected argument"},
 		{{"--config", "/nonexistent/hg.ini", NULL}, "/nonexistent/hg.ini"},
+		{{"--action", "not-fqdn", NULL}, "REASON=enforce|detect|off"},
+		{{"--action", "not-fqdn=audit", NULL}, "must be enforce, detect or off, not 'audit'"},
+		{{"--action", "ok=detect", NULL}, "unknown bogus reason 'ok'"},
+		{{"--action", "allowed=off", NULL}, "unknown bogus reason 'allowed'"},
+		{{"--reply", "allowed=550 x", NULL}, "unknown bogus reason 'allowed'"},
+		{{"--local-name", "[192.0.2.1]", NULL}, "local-name: not a domain name"},
+		{{"--allow-clients", "", NULL}, "allow-clients: bad path"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
@@ -132,6 +139,39 @@ static void test_config_file_sets_keys_and_the_command_line_overrides(void **sta
 	assert_string_equal(cfg.replies.rcpt[VERDICT_BANNED], "550 5.7.1 %a... banned, sorry");
 	assert_int_equal(cfg.flows_per_worker, 7000);
 	unlink(path);
+}
+
+/* --action per reason, --mode for the rest; the file takes the same keys. */
+static void test_actions_resolve_per_reason_over_the_mode(void **state)
+{
+	(void)state;
+	static struct config cfg;
+	struct policy_settings s;
+	const char *names[CONFIG_MAX_LOCAL_DOMAINS];
+	char err[256] = "";
+	const char *path = write_file("[helogate]\naction = banned=off, localhost=enforce\n"
+				      "allow-clients = /etc/hg/clients\nallow-helos = /etc/hg/helos\n"
+				      "local-name = MX.Example.NET.\n");
+	const char *args[] = {"--config", path, "--mode", "detect", "--action", "not-fqdn=off",
+			      "--local-domain", "example.net", NULL};
+
+	assert_int_equal(parse(&cfg, err, args), 0);
+	unlink(path);
+	config_policy_settings(&cfg, names, &s, 3);
+	assert_int_equal(s.actions[VERDICT_BANNED], POLICY_OFF);
+	assert_int_equal(s.actions[VERDICT_LOCALHOST], POLICY_ENFORCE);
+	assert_int_equal(s.actions[VERDICT_NOT_FQDN], POLICY_OFF);
+	assert_int_equal(s.actions[VERDICT_INVALID], POLICY_DETECT);
+	assert_string_equal(s.allow_clients_path, "/etc/hg/clients");
+	assert_string_equal(s.allow_helos_path, "/etc/hg/helos");
+	assert_int_equal(s.n_local_names, 2);
+	assert_string_equal(s.local_names[0], "mx.example.net");
+	assert_string_equal(s.local_names[1], "example.net");
+	assert_int_equal(s.n_readers, 3);
+	const char *enforce[] = {NULL};
+	assert_int_equal(parse(&cfg, err, enforce), 0);
+	config_policy_settings(&cfg, names, &s, 1);
+	assert_int_equal(s.actions[VERDICT_NOT_FQDN], POLICY_ENFORCE);
 }
 
 static void test_config_file_errors_name_the_file(void **state)
@@ -312,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_command_line_lists_replace_the_files_lists),
 		cmocka_unit_test(test_conflicting_options_are_refused),
 		cmocka_unit_test(test_version_and_check_config),
+		cmocka_unit_test(test_actions_resolve_per_reason_over_the_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,14 +81,14 @@ static void test_detect_mode_writes_event_and_forwards(void **state)
 {
 	struct fx *fx = *state;
 
-	fx->env.params.enforce = false;
+	fx->env.policy = fx->detect_policy;
 	fx_open(fx, "localhost");
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_FORWARD,
 			   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
 	const struct event *e = event_ring_peek(fx->env.events);
 	assert_non_null(e);
 	assert_int_equal(e->action, EVENT_ACTION_DETECTED);
-	fx->env.params.enforce = true;
+	fx->env.policy = fx->enforce_policy;
 	fx_release(fx);
 }
 

@@ -63,6 +63,7 @@ struct rec {
 	struct rec_cmd cmds[MAX_RECORDS];
 	unsigned ncmds;
 	struct smtp_reply replies[MAX_RECORDS];
+	char texts[MAX_RECORDS][LINE_COPY + 1]; /* each reply's first-line text, "(null)" when NULL */
 	unsigned nreplies;
 	int stop_at; /* index of the command to answer SMTP_STOP, -1: never */
 };
@@ -91,7 +92,16 @@ static void rec_reply(void *arg, const struct smtp_reply *reply)
 	struct rec *r = arg;
 
 	assert_true(r->nreplies < MAX_RECORDS);
-	r->replies[r->nreplies++] = *reply;
+	if (reply->text == NULL) {
+		assert_int_equal(reply->text_len, 0);
+		snprintf(r->texts[r->nreplies], LINE_COPY + 1, "(null)");
+	} else {
+		assert_true(reply->text_len <= LINE_COPY);
+		memcpy(r->texts[r->nreplies], reply->text, reply->text_len);
+		r->texts[r->nreplies][reply->text_len] = '\0';
+	}
+	r->replies[r->nreplies] = *reply;
+	r->replies[r->nreplies++].text = NULL; /* the feed's data is gone after the call */
 }
 
 static const struct smtp_handler handler = {.on_command = rec_command, .on_reply = rec_reply};
@@ -657,6 +667,55 @@ static void test_replies_split_at_every_position_give_the_same_matches(void **st
 	for (size_t i = 0; i < len; i++)
 		assert_int_equal(server_n(f, REPLIES + i, 1), SMTP_STATUS_CONTINUE);
 	expect_reply_sequence(f);
+}
+
+/* The first line's text, which tells the server's own name (issue 10):
+ * whole replies in one feed give it, a first line split from the final
+ * line does not. */
+static void test_reply_gives_its_first_line_text(void **state)
+{
+	struct fx *f = *state;
+
+	CLIENT(f, "EHLO a.example\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nRCPT TO:<z@y>\r\n"
+	          "QUIT\r\n");
+	assert_int_equal(SERVER(f, REPLIES), SMTP_STATUS_CONTINUE);
+	assert_int_equal(f->r.nreplies, 6);
+	assert_string_equal(f->r.texts[0], "mx ESMTP");
+	assert_string_equal(f->r.texts[1], "mx.example.net");
+	assert_string_equal(f->r.texts[2], "2.1.0 ok");
+	assert_string_equal(f->r.texts[3], "5.1.1 no such");
+	assert_string_equal(f->r.texts[4], "");
+	assert_string_equal(f->r.texts[5], "");
+
+	/* cut anywhere: either the whole text or none, never a wrong one */
+	const size_t len = sizeof(REPLIES) - 1 - 4;
+	for (size_t cut = 0; cut <= len; cut++) {
+		fx_reset(f, 1000, 5000);
+		CLIENT(f, "EHLO a.example\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n"
+		          "RCPT TO:<z@y>\r\nQUIT\r\n");
+		server_n(f, REPLIES, cut);
+		server_n(f, REPLIES + cut, len - cut);
+		assert_int_equal(f->r.nreplies, 5);
+		if (strcmp(f->r.texts[1], "(null)") != 0)
+			assert_string_equal(f->r.texts[1], "mx.example.net");
+		if (cut == 0 || cut >= 14 + 20 + 17 + 13)
+			assert_string_equal(f->r.texts[1], "mx.example.net");
+		if (cut > 14 && cut < 14 + 20)
+			assert_string_equal(f->r.texts[1], "(null)");
+	}
+	/* a greeting split in two segments: no text */
+	fx_reset(f, 1000, 5000);
+	SERVER(f, "220 mx.exa");
+	SERVER(f, "mple.net ESMTP\r\n");
+	assert_int_equal(f->r.nreplies, 1);
+	assert_string_equal(f->r.texts[0], "(null)");
+	/* bare LF and no text at all */
+	fx_reset(f, 1000, 5000);
+	SERVER(f, "220 mx.example.net\n");
+	assert_string_equal(f->r.texts[0], "mx.example.net");
+	fx_reset(f, 1000, 5000);
+	SERVER(f, "220\r\n");
+	assert_string_equal(f->r.texts[0], "");
 }
 
 static void test_reply_without_pending_command_passes_through(void **state)
@@ -1435,6 +1494,7 @@ int main(void)
 	    T(test_greeting_is_matched_to_the_banner),
 	    T(test_multiline_replies_are_matched_to_commands_in_order),
 	    T(test_replies_split_at_every_position_give_the_same_matches),
+	    T(test_reply_gives_its_first_line_text),
 	    T(test_reply_without_pending_command_passes_through),
 	    T(test_malformed_reply_lines_pass_through),
 	    T(test_data_354_body_is_skipped_and_commands_after_terminator_reported),

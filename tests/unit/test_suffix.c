@@ -54,7 +54,6 @@ static void test_default_list_tells_real_tlds_from_private_ones(void **state)
 	expect_fqdn(list, "www", false);
 	expect_fqdn(list, "com", false);
 	expect_fqdn(list, "co.uk", false);
-	expect_fqdn(list, "github.io", false);
 	expect_fqdn(list, "foo.ck", false);
 	expect_fqdn(list, "", false);
 	suffix_list_free(list);
@@ -73,11 +72,60 @@ static void test_small_list_applies_wildcards_exceptions_and_private_rules(void 
 	expect_fqdn(list, "www.ck", true);
 	expect_fqdn(list, "foo.ck", false);
 	expect_fqdn(list, "a.foo.ck", true);
-	expect_fqdn(list, "github.io", false);
+	/* Private rules: a host under them is a host, the rule a name. */
+	expect_fqdn(list, "github.io", true);
 	expect_fqdn(list, "user.github.io", true);
+	expect_fqdn(list, "rigel.uberspace.de", true);
+	/* "za" has no rule of its own, but "co.za" ends in it. */
+	expect_fqdn(list, "pta-smg2.csir.co.za", true);
+	expect_fqdn(list, "mail.example.za", true);
+	expect_fqdn(list, "co.za", false);
 	/* Not in this list, though real: no implicit "*" rule. */
 	expect_fqdn(list, "example.org", false);
 	expect_fqdn(list, "com", false);
+	suffix_list_free(list);
+}
+
+/* The names of issue 10 that real mail servers announce: a TLD without a
+ * rule of its own, and hosts under private wildcard rules. */
+static void test_default_list_has_no_false_positives_on_real_senders(void **state)
+{
+	static const char *const ok[] = {
+	    "za-smtp-delivery-132.mimecast.co.za", "pta-smg2.csir.co.za", "spe11-1.ucebox.co.za",
+	    "ec2-44-216-146-164.compute-1.amazonaws.com", "rigel.uberspace.de", "github.io",
+	};
+	static const char *const not_fqdn[] = {"za", "co.za", "com", "co.uk", "ac.za", "foo.ck"};
+	char err[512] = "";
+	struct suffix_list *list = suffix_list_load(NULL, err, sizeof(err));
+	(void)state;
+
+	if (list == NULL)
+		fail_msg("%s", err);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		expect_fqdn(list, ok[i], true);
+	for (size_t i = 0; i < sizeof(not_fqdn) / sizeof(not_fqdn[0]); i++)
+		expect_fqdn(list, not_fqdn[i], false);
+	assert_true(suffix_list_is_tld(list, "za"));
+	assert_true(suffix_list_is_tld(list, "com"));
+	assert_false(suffix_list_is_tld(list, "internal"));
+	assert_true(suffix_list_rules(list) > 5000);
+	suffix_list_free(list);
+}
+
+/* Without section markers every rule is an ICANN rule. */
+static void test_list_without_sections_counts_every_rule(void **state)
+{
+	char err[512] = "";
+	struct suffix_list *list = suffix_list_load(DATA("psl_nosections.dat"), err, sizeof(err));
+	(void)state;
+
+	if (list == NULL)
+		fail_msg("%s", err);
+	expect_fqdn(list, "mail.example.com", true);
+	expect_fqdn(list, "host.example.za", true);
+	expect_fqdn(list, "co.za", false);
+	expect_fqdn(list, "host.uberspace.de", false);
+	assert_int_equal(suffix_list_rules(list), 3);
 	suffix_list_free(list);
 }
 
@@ -153,6 +201,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_list_tells_real_tlds_from_private_ones),
 	    cmocka_unit_test(test_small_list_applies_wildcards_exceptions_and_private_rules),
+	    cmocka_unit_test(test_default_list_has_no_false_positives_on_real_senders),
+	    cmocka_unit_test(test_list_without_sections_counts_every_rule),
 	    cmocka_unit_test(test_names_of_253_octets_are_judged_whole),
 	    cmocka_unit_test(test_null_list_or_name_is_never_fqdn),
 	    cmocka_unit_test(test_missing_file_is_reported),

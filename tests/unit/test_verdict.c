@@ -352,15 +352,111 @@ static void test_names_outside_real_public_suffixes_are_not_fqdn(void **state)
 	    {"com", VERDICT_NOT_FQDN},
 	    {"com.", VERDICT_NOT_FQDN},
 	    {"co.uk", VERDICT_NOT_FQDN},
-	    {"github.io", VERDICT_NOT_FQDN},
 	    {"foo.ck", VERDICT_NOT_FQDN},
 	    {"example.co.uk", VERDICT_OK},
 	    {"www.ck", VERDICT_OK},
 	    {"user.github.io", VERDICT_OK},
 	    {"Mail.ExampleDomain.COM.", VERDICT_OK},
+	    /* issue 10: real senders, wrongly not-fqdn before */
+	    {"za-smtp-delivery-132.mimecast.co.za", VERDICT_OK},
+	    {"pta-smg2.csir.co.za", VERDICT_OK},
+	    {"spe11-1.ucebox.co.za", VERDICT_OK},
+	    {"ec2-44-216-146-164.compute-1.amazonaws.com", VERDICT_OK},
+	    {"rigel.uberspace.de", VERDICT_OK},
+	    {"github.io", VERDICT_OK},
 	};
 
 	EXPECT_TABLE(&f->ctx, cases);
+}
+
+/* issue 10: names under special-use domains are never a sender's global
+ * identity (design.md cites the source of each). */
+static void test_special_use_names_are_not_fqdn(void **state)
+{
+	struct fixture *f = *state;
+	static const struct helo_case cases[] = {
+	    {"router.home.arpa", VERDICT_NOT_FQDN},
+	    {"home.arpa", VERDICT_NOT_FQDN},
+	    {"mail.onion", VERDICT_NOT_FQDN},
+	    {"expyuzz4wqqyqhjn.onion", VERDICT_NOT_FQDN},
+	    {"4.3.2.1.in-addr.arpa", VERDICT_NOT_FQDN},
+	    {"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", VERDICT_NOT_FQDN},
+	    {"ipv4only.arpa", VERDICT_NOT_FQDN},
+	    {"printer.local", VERDICT_NOT_FQDN},
+	    {"mail.test", VERDICT_NOT_FQDN},
+	    {"mx.invalid", VERDICT_NOT_FQDN},
+	    {"gw.alt", VERDICT_NOT_FQDN},
+	    {"mail.example", VERDICT_NOT_FQDN},
+	    {"rad.internal", VERDICT_NOT_FQDN},
+	    {"MX.Corp.", VERDICT_NOT_FQDN},
+	    {"nas.home", VERDICT_NOT_FQDN},
+	    {"pc.lan", VERDICT_NOT_FQDN},
+	    {"dc1.intranet", VERDICT_NOT_FQDN},
+	    {"box.private", VERDICT_NOT_FQDN},
+	    {"host.localdomain", VERDICT_NOT_FQDN},
+	    {"mx.localhost", VERDICT_LOCALHOST},
+	    /* Registered domains, real DNS: RFC 6761 6.5 asks software not to
+	     * treat them specially. */
+	    {"mail.example.com", VERDICT_OK},
+	    {"example.org", VERDICT_OK},
+	    {"example.net", VERDICT_OK},
+	    /* Only whole labels: these are ordinary names. */
+	    {"mail.notlocal.com", VERDICT_OK},
+	    {"arpa.example.com", VERDICT_OK},
+	    {"mail.homearpa.net", VERDICT_OK},
+	};
+
+	EXPECT_TABLE(&f->ctx, cases);
+	assert_true(verdict_is_special_use("onion", 5));
+	assert_false(verdict_is_special_use("xonion", 6));
+}
+
+static void test_allowed_names_and_their_subdomains_are_allowed(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const allowed[] = {"mimecast.co.za", "pc.lan", "localhost.localdomain",
+	                                      "fakedomain.xyz"};
+	struct verdict_context ctx = f->ctx;
+	char err[256];
+	struct banlist *list = banlist_build(allowed, 4, err, sizeof(err));
+
+	assert_non_null(list);
+	ctx.allowed_names = list;
+	expect_reason(&ctx, "za-smtp-delivery-132.mimecast.co.za", VERDICT_ALLOWED);
+	expect_reason(&ctx, "PC.LAN.", VERDICT_ALLOWED);
+	/* the exemption beats every name rule: banned, localhost, not-fqdn */
+	expect_reason(&ctx, "fakedomain.xyz", VERDICT_ALLOWED);
+	expect_reason(&ctx, "localhost.localdomain", VERDICT_ALLOWED);
+	/* not addresses or bad syntax, which no name can match */
+	expect_reason(&ctx, "[192.0.2.25]", VERDICT_SERVER_IP);
+	expect_reason(&ctx, "pc..lan", VERDICT_INVALID);
+	expect_reason(&ctx, "other.lan", VERDICT_NOT_FQDN);
+	expect_reason(&ctx, "notmimecast.co.za", VERDICT_OK);
+	banlist_free(list);
+}
+
+/* The name the server announced in its 220 greeting or EHLO reply:
+ * "Hello, I'm you" by name (seeds 003/004, "bogus helo matches rcpt"). */
+static void test_server_announced_name_matches_rcpt(void **state)
+{
+	struct fixture *f = *state;
+	struct verdict_context ctx = f->ctx;
+	struct ip_addr server;
+
+	ctx.server_name_hash = verdict_name_hash("mta-gw1.infomaniak.ch", 21);
+	expect_reason(&ctx, "mta-gw1.infomaniak.ch", VERDICT_MATCHES_RCPT);
+	expect_reason(&ctx, "MTA-GW1.Infomaniak.CH.", VERDICT_MATCHES_RCPT);
+	expect_reason(&ctx, "mta-gw2.infomaniak.ch", VERDICT_OK);
+	expect_reason(&ctx, "gw1.infomaniak.ch", VERDICT_OK);
+	ctx.server_name_hash = 0;
+	expect_reason(&ctx, "mta-gw1.infomaniak.ch", VERDICT_OK);
+	assert_int_not_equal(verdict_name_hash("", 0), 0);
+	/* the session's own server address, beside the configured ones */
+	assert_true(ip_addr_parse("203.0.113.9", 11, &server));
+	ctx.server_ip = &server;
+	expect_reason(&ctx, "[203.0.113.9]", VERDICT_SERVER_IP);
+	expect_reason(&ctx, "[192.0.2.25]", VERDICT_SERVER_IP);
+	expect_reason(&ctx, "[203.0.113.10]", VERDICT_IP_LITERAL);
 }
 
 /* Precedence, one rule pair per test: the first reason in the list wins. */
@@ -591,9 +687,11 @@ static void test_empty_context_judges_syntax_and_single_labels(void **state)
 	    {"192.0.2.25", VERDICT_IP_LITERAL},
 	    {"localhost", VERDICT_LOCALHOST},
 	    {"fakedomain.xyz", VERDICT_OK},
-	    /* Without a suffix list only single labels are not-fqdn. */
+	    /* Without a suffix list only single labels and special-use
+	     * names (a fixed list) are not-fqdn. */
 	    {"www", VERDICT_NOT_FQDN},
-	    {"rad.internal", VERDICT_OK},
+	    {"rad.internal", VERDICT_NOT_FQDN},
+	    {"rad.unknowntld", VERDICT_OK},
 	};
 	static const struct verdict_context empty;
 	(void)state;
@@ -605,7 +703,7 @@ static void test_empty_context_judges_syntax_and_single_labels(void **state)
 static void test_reason_names_round_trip(void **state)
 {
 	static const char *const names[VERDICT_COUNT] = {
-	    "ok",        "invalid", "server-ip",    "ip-literal",
+	    "ok",        "allowed", "invalid", "server-ip",    "ip-literal",
 	    "localhost", "banned",  "matches-rcpt", "not-fqdn",
 	};
 	enum verdict_reason r;
@@ -642,6 +740,9 @@ int main(void)
 	    T(test_rcpt_forms_all_yield_their_domain),
 	    T(test_rcpt_length_bounds_the_rcpt_text),
 	    T(test_names_outside_real_public_suffixes_are_not_fqdn),
+	    T(test_special_use_names_are_not_fqdn),
+	    T(test_allowed_names_and_their_subdomains_are_allowed),
+	    T(test_server_announced_name_matches_rcpt),
 	    T(test_invalid_beats_every_other_reason),
 	    T(test_server_ip_beats_ip_literal),
 	    T(test_ip_literal_beats_localhost),

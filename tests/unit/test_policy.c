@@ -1,0 +1,210 @@
+/* policy: exemptions, actions, the server's announced name, building it
+ * all or nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "wire/addr.h"
+#include "judge/policy.h"
+
+#define DATA(name) HG_TEST_DATA_DIR "/" name
+
+static const char *const local_names[] = {"lab-mail.net", "MX.Lab-Mail.NET."};
+
+static void settings_default(struct policy_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->banlist_path = DATA("check_seeds.banlist");
+	s->patterns_path = DATA("banned-patterns.txt");
+	s->allow_clients_path = DATA("allow_clients.txt");
+	s->allow_helos_path = DATA("allow_helos.txt");
+	s->local_names = local_names;
+	s->n_local_names = 2;
+	s->n_readers = 2;
+}
+
+static struct policy *build(const struct policy_settings *s)
+{
+	char err[512] = "";
+	struct policy *p = policy_build(s, err, sizeof(err));
+
+	if (p == NULL)
+		fail_msg("policy_build: %s", err);
+	return p;
+}
+
+static enum verdict_reason judge(const struct policy *p, const char *client, const char *helo)
+{
+	struct ip_addr addr;
+	struct policy_input in = {.helo = helo, .helo_len = strlen(helo), .reader = 1};
+
+	if (client != NULL) {
+		assert_true(ip_addr_parse(client, strlen(client), &addr));
+		in.client = &addr;
+	}
+	return policy_judge(p, &in);
+}
+
+static void test_exempt_client_is_never_judged(void **state)
+{
+	struct policy_settings s;
+	(void)state;
+
+	settings_default(&s);
+	struct policy *p = build(&s);
+	assert_int_equal(judge(p, "198.51.100.7", "localhost"), VERDICT_ALLOWED);
+	assert_int_equal(judge(p, "203.0.113.9", "[203.0.113.9]"), VERDICT_ALLOWED);
+	assert_int_equal(judge(p, "2001:db8:1::5", "not a name at all"), VERDICT_ALLOWED);
+	assert_int_equal(judge(p, "198.51.100.8", "localhost"), VERDICT_LOCALHOST);
+	assert_int_equal(judge(p, NULL, "localhost"), VERDICT_LOCALHOST);
+	assert_true(policy_client_allowed(p, &(struct ip_addr){.family = 4, .bytes = {198, 51, 100, 7}}));
+	policy_free(p);
+}
+
+static void test_exempt_helo_and_its_subdomains_are_allowed(void **state)
+{
+	struct policy_settings s;
+	(void)state;
+
+	settings_default(&s);
+	struct policy *p = build(&s);
+	assert_int_equal(judge(p, "192.0.2.99", "za-smtp-delivery-132.mimecast.co.za"),
+			 VERDICT_ALLOWED);
+	assert_int_equal(judge(p, "192.0.2.99", "rad.internal"), VERDICT_ALLOWED);
+	assert_int_equal(judge(p, "192.0.2.99", "other.internal"), VERDICT_NOT_FQDN);
+	/* the lists still apply to everybody else */
+	assert_int_equal(judge(p, "192.0.2.99", "fakedomain.xyz"), VERDICT_BANNED);
+	assert_int_equal(judge(p, "192.0.2.99", "MX.lab-mail.net"), VERDICT_MATCHES_RCPT);
+	assert_int_equal(judge(p, "192.0.2.99", "lab-mail.net"), VERDICT_MATCHES_RCPT);
+	assert_int_equal(judge(p, "192.0.2.99", "mail.example.org"), VERDICT_OK);
+	policy_free(p);
+}
+
+static void test_patterns_work_from_every_reader(void **state)
+{
+	struct policy_settings s;
+	struct policy_input in = {.helo = "dyn-1-2-3-4.example.com", .helo_len = 23};
+	(void)state;
+
+	settings_default(&s);
+	struct policy *p = build(&s);
+	for (in.reader = 0; in.reader < 3; in.reader++) /* 2: out of range, reader 0's */
+		assert_int_equal(policy_judge(p, &in), VERDICT_BANNED);
+	policy_free(p);
+}
+
+static void test_server_name_from_greeting_and_ehlo_reply(void **state)
+{
+	struct policy_settings s;
+	struct policy_input in = {.helo = "mx.lab-mail.org", .helo_len = 15};
+	static const char greeting[] = "mx.lab-mail.org ESMTP Postfix (Debian/GNU)";
+	(void)state;
+
+	settings_default(&s);
+	struct policy *p = build(&s);
+	in.server_name = policy_server_name((const uint8_t *)greeting, strlen(greeting));
+	assert_int_not_equal(in.server_name, 0);
+	assert_int_equal(policy_judge(p, &in), VERDICT_MATCHES_RCPT);
+	in.server_name = policy_server_name((const uint8_t *)"MX.LAB-MAIL.ORG", 15);
+	assert_int_equal(policy_judge(p, &in), VERDICT_MATCHES_RCPT);
+	in.server_name = policy_server_name((const uint8_t *)"mx2.lab-mail.org Hello", 22);
+	assert_int_equal(policy_judge(p, &in), VERDICT_OK);
+	assert_int_equal(policy_server_name((const uint8_t *)"[192.0.2.25] ESMTP", 18), 0);
+	assert_int_equal(policy_server_name((const uint8_t *)"", 0), 0);
+	assert_int_equal(policy_server_name((const uint8_t *)" mx.example.com", 15), 0);
+	assert_int_equal(policy_server_name(NULL, 4), 0);
+	assert_int_not_equal(policy_server_name((const uint8_t *)"mx.example.com\r\n", 16), 0);
+	policy_free(p);
+}
+
+static void test_actions_per_reason_default_to_enforce(void **state)
+{
+	struct policy_settings s;
+	char line[1024];
+	(void)state;
+
+	settings_default(&s);
+	s.actions[VERDICT_NOT_FQDN] = POLICY_DETECT;
+	s.actions[VERDICT_BANNED] = POLICY_OFF;
+	struct policy *p = build(&s);
+	assert_int_equal(policy_action(p, VERDICT_NOT_FQDN), POLICY_DETECT);
+	assert_int_equal(policy_action(p, VERDICT_BANNED), POLICY_OFF);
+	assert_int_equal(policy_action(p, VERDICT_LOCALHOST), POLICY_ENFORCE);
+	assert_int_equal(policy_action(p, VERDICT_OK), POLICY_OFF);
+	assert_int_equal(policy_action(p, VERDICT_ALLOWED), POLICY_OFF);
+	assert_int_equal(policy_action(p, VERDICT_COUNT), POLICY_OFF);
+	assert_int_equal(policy_action(NULL, VERDICT_LOCALHOST), POLICY_OFF);
+	policy_describe(p, line, sizeof(line));
+	if (strstr(line, "5 allowed clients, 2 allowed names, 2 local names") == NULL ||
+	    strstr(line, "actions: banned=off,not-fqdn=detect") == NULL ||
+	    strstr(line, " rules)") == NULL)
+		fail_msg("describe: %s", line);
+	policy_free(p);
+}
+
+static void test_a_bad_file_builds_nothing_and_names_its_line(void **state)
+{
+	struct policy_settings s;
+	char err[512] = "";
+	(void)state;
+
+	settings_default(&s);
+	s.allow_clients_path = DATA("allow_clients_bad.txt");
+	assert_null(policy_build(&s, err, sizeof(err)));
+	assert_string_equal(err, DATA("allow_clients_bad.txt") ":3: bits set past the prefix length");
+	settings_default(&s);
+	s.allow_helos_path = DATA("allow_helos_bad.txt");
+	assert_null(policy_build(&s, err, sizeof(err)));
+	assert_string_equal(err, DATA("allow_helos_bad.txt") ":2: invalid name 'bad..name'");
+	settings_default(&s);
+	s.psl_path = DATA("psl_bad_rule.dat");
+	assert_null(policy_build(&s, err, sizeof(err)));
+	assert_non_null(strstr(err, "psl_bad_rule.dat:"));
+	settings_default(&s);
+	static const char *const bad_local[] = {"lab-mail.net", "[192.0.2.1]"};
+	s.local_names = bad_local;
+	assert_null(policy_build(&s, err, sizeof(err)));
+	assert_string_equal(err, "local name '[192.0.2.1]': not a domain name");
+}
+
+static void test_action_names_round_trip(void **state)
+{
+	enum policy_action a;
+	(void)state;
+
+	for (int i = 0; i < POLICY_ACTION_COUNT; i++) {
+		assert_true(policy_action_from_name(policy_action_name((enum policy_action)i), &a));
+		assert_int_equal(a, i);
+	}
+	assert_false(policy_action_from_name("Enforce", &a));
+	assert_false(policy_action_from_name(NULL, &a));
+	assert_string_equal(policy_action_name(POLICY_ACTION_COUNT), "unknown");
+}
+
+static void test_null_policy_judges_everything_ok(void **state)
+{
+	(void)state;
+	assert_int_equal(judge(NULL, "192.0.2.1", "localhost"), VERDICT_OK);
+	policy_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_exempt_client_is_never_judged),
+	    cmocka_unit_test(test_exempt_helo_and_its_subdomains_are_allowed),
+	    cmocka_unit_test(test_patterns_work_from_every_reader),
+	    cmocka_unit_test(test_server_name_from_greeting_and_ehlo_reply),
+	    cmocka_unit_test(test_actions_per_reason_default_to_enforce),
+	    cmocka_unit_test(test_a_bad_file_builds_nothing_and_names_its_line),
+	    cmocka_unit_test(test_action_names_round_trip),
+	    cmocka_unit_test(test_null_policy_judges_everything_ok),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
