@@ -10,6 +10,10 @@
 
 #define OUT_MAX 880u
 #define TRIGGER_ARG_MAX 192u
+/* Complete command lines pipelined behind the trigger in its segment, kept
+ * to be answered at once (RFC 2920 3.1: replies in order) instead of after
+ * the client's retransmission timeout. */
+#define TAIL_MAX 256u
 
 enum takeover_phase { PHASE_WAITING = 1, PHASE_ACTIVE };
 
@@ -37,7 +41,9 @@ struct takeover_state {
 	uint64_t end_at;     /* active: 421 and close then */
 	uint64_t rto_at;     /* active: retransmit then, when something is unacknowledged */
 	struct inject_template tpl;
+	uint16_t tail_len;
 	uint8_t trigger_arg[TRIGGER_ARG_MAX];
+	uint8_t tail[TAIL_MAX];
 	struct takeover_dialogue dialogue;
 	char out[OUT_MAX];
 };
@@ -218,9 +224,7 @@ bool enforce_begin(const struct session_env *env, struct session *s, const struc
 		   const uint8_t *frame, const struct smtp_command *cmd, enum verdict_reason reason,
 		   uint64_t now_ms)
 {
-	/* The command must end inside this segment (not in held out-of-order
-	 * bytes): its tail is what we keep from the server. */
-	if (!seq_leq(cmd->end_seq, pi->seq + pi->payload_len) || (s->flags & SESSION_F_TAKEOVER)) {
+	if (s->flags & SESSION_F_TAKEOVER) {
 		env->counters->takeover_unsupported++;
 		return false;
 	}
@@ -243,12 +247,25 @@ bool enforce_begin(const struct session_env *env, struct session *s, const struc
 	memcpy(ts->trigger_arg, cmd->arg, ts->trigger_len);
 	/* The server already has the bytes before this segment, so a command
 	 * that began in an earlier segment is cut where this one starts (the
-	 * server never gets its line ending, and is reset anyway). */
+	 * server never gets its line ending, and is reset anyway). A line
+	 * completed by out-of-order bytes is cut the same way, at the gap this
+	 * segment fills: the server holds the later bytes out of order and
+	 * never delivers them, since the gap is never filled before the RST. */
 	ts->server_seq = seq_geq(cmd->seq, pi->seq) ? cmd->seq : pi->seq;
-	/* Pipelined commands after the trigger are not acknowledged now: the
-	 * client sends them again once the takeover answers, and they are
-	 * answered then, in order. */
 	ts->rcv_nxt = cmd->end_seq;
+	/* Complete lines pipelined behind the trigger in this segment are
+	 * answered with it; anything after them the client sends again. */
+	int32_t tail_off = seq_diff(cmd->end_seq, pi->seq);
+	if (tail_off >= 0 && (uint32_t)tail_off < pi->payload_len) {
+		const uint8_t *tail = frame + pi->payload_offset + tail_off;
+		uint32_t n = pi->payload_len - (uint32_t)tail_off;
+		if (n > TAIL_MAX)
+			n = TAIL_MAX;
+		while (n > 0 && tail[n - 1] != '\n')
+			n--;
+		memcpy(ts->tail, tail, n);
+		ts->tail_len = (uint16_t)n;
+	}
 	ts->rto_ms = ENFORCE_RTO_INITIAL_MS;
 	ts->wait_until = now_ms + env->params.takeover_wait_ms;
 	takeover_dialogue_init(&ts->dialogue, reason);
@@ -289,6 +306,12 @@ static void activate(const struct session_env *env, struct session *s, const str
 	}
 	takeover_answer(&ts->dialogue, &d, (enum smtp_verb)ts->trigger, ts->trigger_arg,
 			ts->trigger_len, ts->out, &o);
+	if (ts->tail_len > 0) {
+		/* takeover_feed() appends at out + o.len. */
+		ts->rcv_nxt += takeover_feed(&ts->dialogue, &d, ts->tail, ts->tail_len, ts->out,
+					     OUT_MAX, &o);
+		ts->tail_len = 0;
+	}
 	ts->out_len = (uint16_t)o.len;
 	ts->fin_queued = o.close;
 	transmit(env, s, ts, now, out);

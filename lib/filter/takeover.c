@@ -52,6 +52,23 @@ void takeover_dialogue_init(struct takeover_dialogue *d, enum verdict_reason rea
 	d->commands = 0;
 	d->reason = (uint8_t)reason;
 	d->closed = false;
+	d->data_refused = false;
+	d->skip = 0;
+}
+
+/* BDAT's chunk size (RFC 3030 2: "BDAT" SP chunk-size [SP "LAST"]), or
+ * false when it is not a number below 2^32. */
+static bool bdat_size(const uint8_t *arg, uint32_t len, uint32_t *size)
+{
+	uint64_t v = 0;
+	uint32_t i = 0;
+
+	while (i < len && arg[i] >= '0' && arg[i] <= '9' && v <= UINT32_MAX)
+		v = v * 10 + (uint64_t)(arg[i++] - '0');
+	if (i == 0 || v > UINT32_MAX || (i < len && arg[i] != ' ' && arg[i] != '\t'))
+		return false;
+	*size = (uint32_t)v;
+	return true;
 }
 
 /* Copy text[0..len) keeping only printable ASCII, so a hostile address
@@ -144,6 +161,16 @@ void takeover_answer(struct takeover_dialogue *d, const struct takeover_session 
 
 	if (d->closed)
 		return;
+	if (d->data_refused && verb == SMTP_VERB_UNKNOWN) {
+		/* The client sends its message although DATA got no 354: it
+		 * would read our replies out of step; end the session. */
+		n = put_line(out, "421 4.7.0 Error: message body sent without a 354 go-ahead\r\n");
+		o->close = true;
+		d->closed = true;
+		o->len += (uint32_t)n;
+		return;
+	}
+	d->data_refused = false;
 	if (++d->commands > TAKEOVER_COMMANDS_MAX) {
 		n = put_line(out, "421 4.7.0 Error: too many commands\r\n");
 		o->close = true;
@@ -168,11 +195,23 @@ void takeover_answer(struct takeover_dialogue *d, const struct takeover_session 
 		break;
 	}
 	case SMTP_VERB_DATA:
-	case SMTP_VERB_BDAT:
-		/* No recipient was accepted: never read a body (postscreen). */
+		/* No recipient was accepted: no body is read, and the session
+		 * stays open, as Postfix's smtpd keeps it. */
 		n = put_line(out, "554 5.5.1 Error: no valid recipients\r\n");
-		o->close = true;
+		d->data_refused = true;
 		break;
+	case SMTP_VERB_BDAT: {
+		/* The chunk follows the command at once (RFC 3030 2): Postfix
+		 * reads and discards it; without a size nobody knows where it
+		 * ends, so the session closes. */
+		uint32_t size;
+		n = put_line(out, "554 5.5.1 Error: no valid recipients\r\n");
+		if (bdat_size(arg, arg_len, &size))
+			d->skip = size;
+		else
+			o->close = true;
+		break;
+	}
 	case SMTP_VERB_RSET:
 	case SMTP_VERB_NOOP:
 		n = put_line(out, "250 2.0.0 Ok\r\n");
@@ -210,6 +249,12 @@ uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_sessio
 	if (d->closed)
 		return len; /* after a closing reply, input is read and discarded */
 	while (used < len && !d->closed) {
+		if (d->skip > 0) {
+			uint32_t take = len - used < d->skip ? len - used : d->skip;
+			d->skip -= take;
+			used += take;
+			continue;
+		}
 		if (out_size - o->len < TAKEOVER_REPLY_MAX)
 			break; /* the rest waits for room; its bytes are not acknowledged */
 		const uint8_t *lf = memchr(data + used, '\n', len - used);

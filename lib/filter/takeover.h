@@ -3,12 +3,13 @@
  * a bogus session over (enforce mode). The worker handles TCP; this module
  * turns the client's bytes into reply bytes, like Postfix's postscreen does
  * for a rejected client: a 550 per RCPT, 250 to MAIL, RSET, NOOP, HELO and
- * EHLO, 554 and close on DATA/BDAT, a refusal of STARTTLS, 221 and close on
- * QUIT, 502 to anything else, and 421 and close after too many commands.
+ * EHLO, 554 to DATA/BDAT with the session kept open (a BDAT chunk is read
+ * and discarded; body lines sent after a refused DATA end the session with
+ * 421), a refusal of STARTTLS, 221 and close on QUIT, 502 to anything else,
+ * and 421 and close after too many commands.
  *
  * Pure: no packets, no allocation; the dialogue state is a small struct the
- * worker keeps in a pool block. Message bodies are never read: the session
- * is closed at DATA/BDAT.
+ * worker keeps in a pool block. Message bodies are never read.
  */
 #ifndef HG_TAKEOVER_H
 #define HG_TAKEOVER_H
@@ -25,9 +26,9 @@
 /* Longest reply template and longest formatted reply line. */
 #define TAKEOVER_TEMPLATE_MAX 200
 #define TAKEOVER_REPLY_MAX 600
-/* Longest command line read from a rejected client (RFC 5321 4.5.3.1.4 is
- * 512; longer lines get 500 and the session is closed). */
-#define TAKEOVER_LINE_MAX 768
+/* Longest command line read from a rejected client (RFC 5321 4.5.3.1.4:
+ * 512 octets with CRLF; longer lines get 500 and the session is closed). */
+#define TAKEOVER_LINE_MAX 512
 /* Postscreen-like bounds (postscreen's defaults are 20 commands, 300 s). */
 #define TAKEOVER_COMMANDS_MAX 20
 
@@ -63,6 +64,8 @@ struct takeover_dialogue {
 	uint16_t commands;  /* commands answered so far */
 	uint8_t reason;     /* enum verdict_reason of the session */
 	bool closed;        /* a closing reply was produced: ignore further input */
+	bool data_refused;  /* the last command was DATA, refused: a body line next ends it */
+	uint32_t skip;      /* octets of a refused BDAT chunk still to discard (RFC 3030 2) */
 	uint8_t line[TAKEOVER_LINE_MAX];
 };
 

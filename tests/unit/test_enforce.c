@@ -189,23 +189,46 @@ static void test_split_rcpt_is_cut_at_the_completing_segment(void **state)
 	}
 }
 
-static void test_rcpt_completed_by_out_of_order_bytes_is_let_through_with_event(void **state)
+/* An RCPT line whose tail arrives before its head is taken over like any
+ * other: the server holds the tail out of order, the head (the gap) is
+ * dropped, and the RST lands at the gap, the server's next expected byte. */
+static void test_rcpt_completed_by_out_of_order_bytes_is_taken_over(void **state)
 {
 	struct fx *fx = *state;
 	static const char line[] = "RCPT TO:<bob@example.net>\r\n";
+	const uint32_t len = (uint32_t)strlen(line);
 
 	fx_open(fx, "localhost");
-	/* The tail first (held out of order), then the head completes it. */
-	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq + 5, fx->sseq, line + 5,
-			     (uint32_t)strlen(line) - 5));
+	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq + 5, fx->sseq, line + 5, len - 5));
 	assert_int_equal(fx->d.pkt, DISPOSE_FORWARD);
-	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq,
-						    line, 5));
-	assert_int_equal(d.pkt, DISPOSE_FORWARD);
-	assert_int_equal(fx->counters.takeover_unsupported, 1);
-	const struct event *e = event_ring_peek(fx->env.events);
-	assert_non_null(e);
-	assert_int_equal(e->action, EVENT_ACTION_DETECTED);
+	assert_int_equal(fx->out.n_seg, 0);
+	uint32_t gap = fx->cseq;
+	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, gap, fx->sseq, line, 5));
+	assert_disposition(d, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->out.n_seg, 2);
+	assert_server_rst(fx, 0, gap);
+	assert_client_seg(fx, 1, REPLY_550, TCP_FLAG_ACK | TCP_FLAG_PSH);
+	assert_int_equal(fx->out.seg[1].ack, gap + len);
+	assert_int_equal(fx->counters.takeover_unsupported, 0);
+	fx_release(fx);
+}
+
+/* Commands pipelined behind the rejected RCPT in its segment are answered
+ * with it, in order, without waiting for the client to send them again. */
+static void test_pipelined_commands_behind_the_rcpt_are_answered_at_once(void **state)
+{
+	struct fx *fx = *state;
+	static const char bytes[] = "RCPT TO:<bob@example.net>\r\nNOOP\r\nQUI";
+
+	fx_open(fx, "localhost");
+	uint32_t cut = fx->cseq;
+	client_says(fx, bytes);
+	assert_int_equal(fx->d.pkt, DISPOSE_DROP);
+	assert_int_equal(fx->out.n_seg, 2);
+	assert_server_rst(fx, 0, cut);
+	assert_client_seg(fx, 1, REPLY_550 "250 2.0.0 Ok\r\n", TCP_FLAG_ACK | TCP_FLAG_PSH);
+	/* The incomplete "QUI" is not acknowledged: the client sends it again. */
+	assert_int_equal(fx->out.seg[1].ack, cut + strlen(bytes) - 3);
 	fx_release(fx);
 }
 
@@ -359,16 +382,20 @@ static void test_quit_gets_221_fin_and_the_session_ends_on_the_last_ack(void **s
 	fx_release(fx);
 }
 
-static void test_data_gets_554_and_close(void **state)
+static void test_data_gets_554_and_the_session_stays_open(void **state)
 {
 	struct fx *fx = *state;
 
 	fx_take_over(fx);
 	uint32_t our = fx->sseq + (uint32_t)strlen(REPLY_550);
 	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, our, "DATA\r\n", 6));
+	fx->cseq += 6;
 	assert_int_equal(fx->out.n_seg, 1);
-	assert_int_equal(fx->out.seg[0].flags, TCP_FLAG_ACK | TCP_FLAG_PSH | TCP_FLAG_FIN);
+	assert_int_equal(fx->out.seg[0].flags, TCP_FLAG_ACK | TCP_FLAG_PSH); /* no FIN */
 	assert_memory_equal(fx->out.seg[0].payload, "554 ", 4);
+	our += fx->out.seg[0].payload_len;
+	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, our, "QUIT\r\n", 6));
+	assert_client_seg(fx, 0, "221 2.0.0 Bye\r\n", TCP_FLAG_ACK | TCP_FLAG_PSH | TCP_FLAG_FIN);
 	fx_release(fx);
 }
 
@@ -489,7 +516,8 @@ int main(void)
 		cmocka_unit_test(test_pipelined_rcpt_is_cut_and_waits_for_owed_reply),
 		cmocka_unit_test(test_waiting_client_segments_never_cross_the_cut),
 		cmocka_unit_test(test_split_rcpt_is_cut_at_the_completing_segment),
-		cmocka_unit_test(test_rcpt_completed_by_out_of_order_bytes_is_let_through_with_event),
+		cmocka_unit_test(test_rcpt_completed_by_out_of_order_bytes_is_taken_over),
+		cmocka_unit_test(test_pipelined_commands_behind_the_rcpt_are_answered_at_once),
 		cmocka_unit_test(test_conflicting_copy_is_dropped_and_takeover_goes_on),
 		cmocka_unit_test(test_no_block_means_let_through_and_counted),
 		cmocka_unit_test(test_wait_without_quiet_lets_through_with_event),
@@ -497,7 +525,7 @@ int main(void)
 		cmocka_unit_test(test_challenge_ack_gets_the_rst_again_a_bounded_number_of_times),
 		cmocka_unit_test(test_every_reply_in_order),
 		cmocka_unit_test(test_quit_gets_221_fin_and_the_session_ends_on_the_last_ack),
-		cmocka_unit_test(test_data_gets_554_and_close),
+		cmocka_unit_test(test_data_gets_554_and_the_session_stays_open),
 		cmocka_unit_test(test_repeated_rcpt_gets_the_same_answer_not_a_second_one),
 		cmocka_unit_test(test_out_of_order_client_bytes_get_a_duplicate_ack),
 		cmocka_unit_test(test_unacknowledged_reply_is_retransmitted_with_back_off_then_reset),

@@ -135,14 +135,40 @@ static void test_null_sender_is_shown_as_empty_path(void **state)
 	assert_string_equal(feed(f, "MAIL FROM:<>\r\n"), "250 2.1.0 <>... Sender ok\r\n");
 }
 
-static void test_data_and_bdat_get_554_and_close(void **state)
+static void test_data_gets_554_and_the_session_stays_open(void **state)
 {
 	struct fixture *f = *state;
 
 	assert_string_equal(feed(f, "DATA\r\n"), "554 5.5.1 Error: no valid recipients\r\n");
+	assert_false(f->o.close);
+	assert_string_equal(feed(f, "RSET\r\n"), "250 2.0.0 Ok\r\n");
+	assert_string_equal(feed(f, "RCPT TO:<a@x.example>\r\n"),
+			    "550 5.7.1 a@x.example... Access denied - bogus HELO\r\n");
+	assert_string_equal(feed(f, "QUIT\r\n"), "221 2.0.0 Bye\r\n");
 	assert_true(f->o.close);
+}
+
+static void test_body_without_354_ends_the_session(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_string_equal(feed(f, "DATA\r\nSubject: hi\r\n"),
+			    "554 5.5.1 Error: no valid recipients\r\n"
+			    "421 4.7.0 Error: message body sent without a 354 go-ahead\r\n");
+	assert_true(f->o.close);
+}
+
+static void test_refused_bdat_chunk_is_read_and_discarded(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The chunk holds what looks like commands: they are not answered. */
+	assert_string_equal(feed(f, "BDAT 12\r\nQUIT\r\nNOOP\r\nNOOP\r\n"),
+			    "554 5.5.1 Error: no valid recipients\r\n"
+			    "250 2.0.0 Ok\r\n");
+	assert_false(f->o.close);
 	takeover_dialogue_init(&f->d, VERDICT_LOCALHOST);
-	assert_string_equal(feed(f, "BDAT 100 LAST\r\n"), "554 5.5.1 Error: no valid recipients\r\n");
+	assert_string_equal(feed(f, "BDAT many\r\n"), "554 5.5.1 Error: no valid recipients\r\n");
 	assert_true(f->o.close);
 }
 
@@ -235,7 +261,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_null_sender_is_shown_as_empty_path, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_data_and_bdat_get_554_and_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_gets_554_and_the_session_stays_open, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_body_without_354_ends_the_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_bdat_chunk_is_read_and_discarded, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_commands_are_answered_once_in_order,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_split_across_feeds_and_bare_lf, setup,
