@@ -19,7 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 all=(selfcheck delivery bogus_reasons pipelining after_reject starttls lost_segment load detect
-	server_reset policy)
+	server_reset policy evasion)
 build=$root/build
 tests=()
 while [ $# -gt 0 ]; do

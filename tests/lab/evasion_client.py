@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Raw-socket SMTP clients for the evasion lab test: each sends what an
+attacker can send with one ordinary socket option, then prints the replies
+it read as JSON (one list of reply lines per command).
+
+usage: evasion_client.py oob|fastopen SERVER_IP HELO RCPT
+  oob       EHLO, MAIL, then NOOP whose last byte goes as urgent data
+            (send(fd, "\\n", MSG_OOB)), then RCPT
+  fastopen  EHLO as data on the SYN (TCP Fast Open, no cookie needed with
+            net.ipv4.tcp_fastopen=5), then MAIL and RCPT
+"""
+import json
+import socket
+import sys
+
+TIMEOUT = 8
+
+
+def read_reply(f):
+    """One SMTP reply (all its lines), or [] at end of stream/timeout."""
+    lines = []
+    while True:
+        try:
+            line = f.readline()
+        except (socket.timeout, ConnectionError):
+            return lines
+        if not line:
+            return lines
+        line = line.decode("latin-1").rstrip("\r\n")
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return lines
+
+
+def main():
+    how, server, helo, rcpt = sys.argv[1:5]
+    got = {}
+    if how == "fastopen":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(TIMEOUT)
+        s.sendto(("EHLO %s\r\n" % helo).encode(), socket.MSG_FASTOPEN, (server, 25))
+        f = s.makefile("rb")
+        got["greeting"] = read_reply(f)
+        got["ehlo"] = read_reply(f)
+    else:
+        s = socket.create_connection((server, 25), timeout=TIMEOUT)
+        f = s.makefile("rb")
+        got["greeting"] = read_reply(f)
+        s.sendall(("EHLO %s\r\n" % helo).encode())
+        got["ehlo"] = read_reply(f)
+    s.sendall(b"MAIL FROM:<evasion@example.org>\r\n")
+    got["mail"] = read_reply(f)
+    if how == "oob":
+        s.sendall(b"NOOP\r")
+        s.send(b"\n", socket.MSG_OOB)
+        got["noop"] = read_reply(f)
+    s.sendall(("RCPT TO:<%s>\r\n" % rcpt).encode())
+    got["rcpt"] = read_reply(f)
+    s.sendall(b"QUIT\r\n")
+    got["quit"] = read_reply(f)
+    print(json.dumps(got))
+
+
+if __name__ == "__main__":
+    main()
