@@ -35,6 +35,8 @@ void config_defaults(struct config *cfg)
 	cfg->takeover_wait_ms = 2000;
 	cfg->takeover_session_ms = 300 * 1000;
 	memset(cfg->actions, -1, sizeof(cfg->actions));
+	cfg->frag_flows = 256;
+	cfg->frag_timeout_ms = 30 * 1000;
 	takeover_texts_default(&cfg->replies);
 	if (gethostname(cfg->sensor_name, sizeof(cfg->sensor_name)) != 0)
 		cfg->sensor_name[0] = '\0';
@@ -76,6 +78,8 @@ enum config_key {
 	KEY_ALLOW_HELOS,
 	KEY_ACTION,
 	KEY_LOCAL_NAME,
+	KEY_FRAG_FLOWS,
+	KEY_FRAG_TIMEOUT,
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_CHECK_CONFIG,
@@ -114,6 +118,8 @@ static const struct option long_options[] = {
 	{"allow-helos", required_argument, NULL, KEY_ALLOW_HELOS},
 	{"action", required_argument, NULL, KEY_ACTION},
 	{"local-name", required_argument, NULL, KEY_LOCAL_NAME},
+	{"frag-flows", required_argument, NULL, KEY_FRAG_FLOWS},
+	{"frag-timeout", required_argument, NULL, KEY_FRAG_TIMEOUT},
 	{"help", no_argument, NULL, KEY_HELP},
 	{"version", no_argument, NULL, KEY_VERSION},
 	{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
@@ -167,6 +173,9 @@ void config_print_usage(const char *prog)
 	       "  --blocks N             2 KiB buffers per worker (default 65536)\n"
 	       "  --event-ring N         events buffered per worker (default 4096)\n"
 	       "  --line-max N           longest command line parsed (default 2048)\n"
+	       "  --frag-flows N         IP datagrams reassembled at once per worker, up to 8\n"
+	       "                         fragments (mbufs) each (default 256)\n"
+	       "  --frag-timeout MS      how long a datagram's fragments wait (default 30000)\n"
 	       "  --timeout-syn S, --timeout-idle S, --timeout-closing S   flow timers (30, 360, 10)\n"
 	       "  --burst N              receive burst size (default 32)\n"
 	       "  --mbufs N              mbuf pool size (default 16383)\n"
@@ -403,6 +412,17 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		if (!parse_uint(value, 60000, &v) || v < 10)
 			return fail(err, err_size, where, key, "must be 10..60000 ms, not", value);
 		cfg->takeover_wait_ms = (uint32_t)v;
+		return 0;
+	case KEY_FRAG_FLOWS:
+		if (!parse_uint(value, 1u << 16, &v) || v < 1)
+			return fail(err, err_size, where, key, "must be 1..65536, not", value);
+		cfg->frag_flows = (uint32_t)v;
+		return 0;
+	case KEY_FRAG_TIMEOUT:
+		/* RFC 8200 4.5 says 60 s; Linux waits 30 (ipfrag_time). */
+		if (!parse_uint(value, 120000, &v) || v < 10)
+			return fail(err, err_size, where, key, "must be 10..120000 ms, not", value);
+		cfg->frag_timeout_ms = (uint32_t)v;
 		return 0;
 	default:
 		snprintf(err, err_size, "%s: unknown key", where);

@@ -71,6 +71,8 @@ struct config {
 	bool verify_checksums;       /* verify TCP checksums in software when the port did not */
 	uint32_t takeover_wait_ms;   /* how long a takeover may wait for a quiet session */
 	uint32_t takeover_session_ms; /* a taken-over session's lifetime (postscreen: 300 s) */
+	uint32_t frag_flows;         /* datagrams being reassembled at once, per worker */
+	uint32_t frag_timeout_ms;    /* how long a datagram's fragments wait (Linux: 30 s) */
 	struct takeover_texts replies; /* the 550 reply per reason (--reply REASON=TEXT) */
 };
 

@@ -18,6 +18,7 @@
 
 #include "wire/disposition.h"
 #include "wire/inject.h"
+#include "wire/frag.h"
 #include "wire/pkt.h"
 #include "tcp/block_pool.h"
 #include "tcp/flow_table.h"
@@ -27,6 +28,7 @@
 #include "filter/event.h"
 #include "filter/inspect.h"
 #include "filter/session.h"
+#include "dp/reassembly.h"
 
 /* Flows expired per loop at most, so the loop never stalls on a timer storm. */
 #define EXPIRE_BATCH 64
@@ -37,6 +39,7 @@ struct worker {
 	struct worker_shared shared;
 	struct flow_table *flows;
 	struct syn_queue syns; /* flows in their handshake, oldest first: evicted when full */
+	struct reassembly *frags; /* IP fragments waiting for their datagram */
 	struct session_env env; /* what the stages share: pool, counters, ring, scratch */
 	volatile bool *stop;
 	struct worker_counters counters;
@@ -102,6 +105,9 @@ struct worker *worker_create(unsigned id, const struct worker_shared *shared, ch
 	w->flows = flow_table_create(cfg->flows_per_worker, sizeof(struct session), err, err_size);
 	if (w->flows == NULL || worker_env_init(w, cfg, err, err_size) != 0)
 		goto fail;
+	w->frags = reassembly_create(cfg->frag_flows, cfg->frag_timeout_ms, err, err_size);
+	if (w->frags == NULL)
+		goto fail;
 	if (syn_queue_init(&w->syns, cfg->flows_per_worker) != 0) {
 		snprintf(err, err_size, "worker %u: out of memory for the SYN queue", id);
 		goto fail;
@@ -122,6 +128,7 @@ void worker_free(struct worker *w)
 		return;
 	flow_table_free(w->flows);
 	syn_queue_free(&w->syns);
+	reassembly_free(w->frags);
 	block_pool_free(w->env.pool);
 	event_ring_free(w->env.events);
 	scan_scratch_free(w->env.scratch);
@@ -294,6 +301,7 @@ void worker_expire(struct worker *w, uint64_t now_ms)
 	struct expire_ctx ctx = {.w = w, .now = now_ms};
 
 	flow_table_expire(w->flows, now_ms, EXPIRE_BATCH, on_expire, &ctx);
+	reassembly_expire(w->frags, now_ms, &w->counters);
 }
 
 /* ---- the first pass -------------------------------------------------------------------- */
@@ -324,19 +332,73 @@ struct classified {
 	enum pkt_action action;
 	bool c2s;
 	bool tracked; /* TCP to or from an SMTP port: the second pass needs its flow */
-	struct disposition d; /* when not tracked: what happens to it */
+	bool taken;   /* a fragment the fragment table took (it waits, or it was freed and
+		       * counted there): nothing to apply */
+	struct disposition d; /* when neither tracked nor taken: what happens to it */
 };
+
+/* An IPv4 fragment's header checksum, as checksum_ok() judges a segment's. */
+static bool fragment_checksum_ok(const struct worker *w, const struct rte_mbuf *m,
+				 const uint8_t *frame, const struct frag_info *fi)
+{
+	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+
+	if (fi->ip_version != 4 || ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		return true;
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		return false;
+	return !w->shared.cfg->verify_checksums || frag_ipv4_header_ok(frame, fi);
+}
+
+/* A fragment (docs/design.md, "IP fragments"): judged alone, then added to
+ * the fragment table. Returns the whole datagram, to be handled in the
+ * fragment's place, or NULL: the table took the fragment (c->taken) or c->d
+ * says what happens to it. */
+static struct rte_mbuf *classify_fragment(struct worker *w, struct rte_mbuf *m, uint64_t now,
+					  struct classified *c)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct frag_info fi;
+
+	switch (frag_check(frame, m->data_len, &c->pi, &fi)) {
+	case FRAG_HOLD:
+		break;
+	case FRAG_NOT_TCP:
+		c->d = dispose_forward(CAUSE_FAST_PATH);
+		return NULL;
+	case FRAG_TINY:
+		c->d = dispose_drop(CAUSE_FRAGMENT_TINY);
+		return NULL;
+	case FRAG_UNSUPPORTED:
+		c->d = dispose_drop(CAUSE_FRAGMENT_UNSUPPORTED);
+		return NULL;
+	case FRAG_MALFORMED:
+	case FRAG_VERDICT_COUNT:
+		c->d = dispose_drop(CAUSE_MALFORMED);
+		return NULL;
+	}
+	if (!fragment_checksum_ok(w, m, frame, &fi)) {
+		c->d = dispose_drop(CAUSE_BAD_CHECKSUM);
+		return NULL;
+	}
+	struct rte_mbuf *d = reassembly_add(w->frags, m, &fi, now, &w->counters);
+	c->taken = d == NULL;
+	return d;
+}
 
 /* First pass: parse, count, and for SMTP segments build the flow key and
  * hash and prefetch the flow's bucket. Decides only; packets leave in the
- * order they came. */
-static void classify_packet(struct worker *w, struct rte_mbuf *m, enum worker_side from,
-			    struct classified *c)
+ * order they came. A fragment goes to the fragment table; the datagram it
+ * completes replaces it in *mp and is classified like a received packet. */
+static void classify_packet(struct worker *w, struct rte_mbuf **mp, enum worker_side from,
+			    uint64_t now, struct classified *c)
 {
 	const struct config *cfg = w->shared.cfg;
 	struct pkt_info *pi = &c->pi;
+	struct rte_mbuf *m = *mp;
 
 	c->tracked = false;
+	c->taken = false;
 	w->counters.rx_packets++;
 	w->counters.rx_bytes += m->pkt_len;
 	if (m->nb_segs > 1) {
@@ -349,11 +411,25 @@ static void classify_packet(struct worker *w, struct rte_mbuf *m, enum worker_si
 	session_prof_add(&w->env, WORKER_STAGE_PARSE, t0);
 	w->counters.pkt_results[r]++;
 	c->action = pkt_result_action(r);
+	if (c->action == PKT_ACTION_REASSEMBLE) {
+		m = classify_fragment(w, m, now, c);
+		if (m == NULL)
+			return;
+		*mp = m;
+		frame = rte_pktmbuf_mtod(m, const uint8_t *);
+		r = pkt_parse(frame, m->data_len, pi);
+		w->counters.pkt_results[r]++;
+		c->action = pkt_result_action(r);
+	}
 	switch (c->action) {
 	case PKT_ACTION_FORWARD:
 		c->d = dispose_forward(CAUSE_FAST_PATH);
 		return;
 	case PKT_ACTION_DROP:
+		c->d = dispose_drop(r == PKT_IPV6_EXT_CHAIN_TOO_LONG ? CAUSE_IPV6_CHAIN_TOO_LONG
+								 : CAUSE_MALFORMED);
+		return;
+	case PKT_ACTION_REASSEMBLE: /* a reassembled datagram never is a fragment */
 		c->d = dispose_drop(CAUSE_MALFORMED);
 		return;
 	case PKT_ACTION_INSPECT:
@@ -471,8 +547,10 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 		for (uint16_t i = 0; i < g; i++)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[base + i], void *));
 		for (uint16_t i = 0; i < g; i++)
-			classify_packet(w, pkts[base + i], from, &c[i]);
+			classify_packet(w, &pkts[base + i], from, now_ms, &c[i]);
 		for (uint16_t i = 0; i < g; i++) {
+			if (c[i].taken)
+				continue;
 			if (c[i].tracked) {
 				struct rte_mbuf *m = pkts[base + i];
 				/* net_pcap, the only port whose stamps port.c turns
@@ -497,7 +575,7 @@ uint32_t worker_held(const struct worker *w)
 
 	for (int s = 0; s < WORKER_SIDE_COUNT; s++)
 		held += __atomic_load_n(&w->tx[s].count, __ATOMIC_RELAXED);
-	return held;
+	return held + reassembly_held(w->frags);
 }
 
 struct worker_tx *worker_tx(struct worker *w, enum worker_side side)
@@ -589,6 +667,7 @@ int worker_run(void *arg)
 		}
 		worker_quiescent(w);
 	}
+	reassembly_flush(w->frags, &w->counters); /* every mbuf back in its pool */
 	flush_all(w, ports);
 	w->env.policy = NULL;
 	policy_rcu_reader_offline(w->shared.policy, w->id);

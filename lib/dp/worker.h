@@ -91,8 +91,9 @@ uint32_t worker_flow_count(const struct worker *w);
 /* Byte blocks in use (partial lines, held segments, long HELOs). */
 uint32_t worker_blocks_in_use(const struct worker *w);
 /* Packets received or injected and not yet transmitted or freed: those in
- * the transmit batches (the accounting identity's "held"; readable from
- * any thread, a few packets old). */
+ * the transmit batches and the fragments waiting for their datagram (the
+ * accounting identity's "held"; readable from any thread, a few packets
+ * old). worker_run() frees the fragments when it stops. */
 uint32_t worker_held(const struct worker *w);
 
 /* Milliseconds since an arbitrary epoch, from the TSC. */

@@ -22,7 +22,8 @@
  * One list of causes: symbol, counter name (as in the stats JSON), what the
  * worker does (FORWARD: the packet leaves, possibly trimmed; DROP: it is
  * freed, the sender retransmits or the host would have dropped it; ANSWERED:
- * helogate consumed it and answers itself), description.
+ * helogate consumed it: it answers itself, or the bytes go on inside a
+ * reassembled datagram), description.
  */
 #define PACKET_CAUSES(X)                                                                           \
 	X(FAST_PATH, "fast_path", FORWARD, "not TCP to or from an SMTP port: forwarded untouched")  \
@@ -44,6 +45,25 @@
 	X(SYN_DATA, "syn_data_stripped", FORWARD,                                                  \
 	  "client SYNs carrying data (TCP Fast Open): forwarded without it, the client sends it "  \
 	  "again after the handshake (RFC 7413 3)")                                                \
+	X(IPV6_CHAIN_TOO_LONG, "ipv6_chain_dropped", DROP,                                         \
+	  "IPv6 packets with more extension headers than helogate walks (8), whatever the port")   \
+	X(FRAGMENTS_MERGED, "fragments_merged", ANSWERED,                                          \
+	  "IP fragments consumed into their reassembled datagram (N fragments: N-1 here, the "     \
+	  "datagram goes on under its own cause)")                                                 \
+	X(FRAGMENT_TIMEOUT, "fragment_timeout_dropped", DROP,                                      \
+	  "fragments of a datagram not complete within --frag-timeout")                            \
+	X(FRAGMENT_OVERLAP, "fragment_overlap_dropped", DROP,                                      \
+	  "every fragment of a datagram with overlapping or repeated fragments, or more than 8 "   \
+	  "(RFC 5722, RFC 8200 4.5)")                                                              \
+	X(FRAGMENT_TINY, "fragment_tiny_dropped", DROP,                                            \
+	  "first fragments without the whole TCP header, fragments at offset 8 (RFC 1858 3.1)")    \
+	X(FRAGMENT_TABLE_FULL, "fragment_table_full_dropped", DROP,                                \
+	  "fragments of a new datagram with no room in the fragment table (--frag-flows)")         \
+	X(FRAGMENT_UNSUPPORTED, "fragment_unsupported_dropped", DROP,                              \
+	  "IPv6 fragments behind other extension headers or nested; datagrams reassembled past "   \
+	  "one mbuf")                                                                              \
+	X(FRAGMENT_FLUSHED, "fragment_flushed_dropped", DROP,                                      \
+	  "fragments still waiting when the worker stopped")                                       \
 	X(UNTRACKED, "untracked_forwarded", FORWARD,                                               \
 	  "SMTP packets of sessions not tracked (no SYN seen, or after the flow ended)")           \
 	X(TABLE_FULL, "table_full_forwarded", FORWARD,                                             \

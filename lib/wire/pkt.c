@@ -297,14 +297,15 @@ enum pkt_action pkt_result_action(enum pkt_result result)
 		return PKT_ACTION_INSPECT;
 	case PKT_NOT_IP:
 	case PKT_NOT_TCP:
-	case PKT_FRAGMENT:
 	case PKT_IPV6_ROUTED:
 	case PKT_TOO_MANY_VLANS:
 	case PKT_TRUNCATED_L2:
 	case PKT_TRUNCATED_L3:
 	case PKT_BAD_IP_VERSION:
-	case PKT_IPV6_EXT_CHAIN_TOO_LONG:
 		return PKT_ACTION_FORWARD;
+	case PKT_FRAGMENT:
+		return PKT_ACTION_REASSEMBLE;
+	case PKT_IPV6_EXT_CHAIN_TOO_LONG:
 	case PKT_BAD_IP_HEADER_LEN:
 	case PKT_BAD_IP_TOTAL_LEN:
 	case PKT_TRUNCATED_L4:

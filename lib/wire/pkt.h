@@ -25,23 +25,25 @@
  *   TCP                      inspect: every field of struct pkt_info is valid
  *   NOT_IP                   forward untouched, fast path
  *   NOT_TCP                  forward untouched, fast path
- *   FRAGMENT                 forward untouched, fast path
+ *   FRAGMENT                 reassemble (dp/reassembly; wire/frag judges it first)
  *   IPV6_ROUTED              forward untouched, fast path
  *   TOO_MANY_VLANS           forward untouched, fast path
  *   TRUNCATED_L2             forward untouched, fast path
  *   TRUNCATED_L3             forward untouched, fast path
  *   BAD_IP_VERSION           forward untouched, fast path
- *   IPV6_EXT_CHAIN_TOO_LONG  forward untouched, fast path
  *   BAD_IP_HEADER_LEN        drop (a TCP datagram the end host drops too)
  *   BAD_IP_TOTAL_LEN         drop (idem)
  *   TRUNCATED_L4             drop (idem)
  *   BAD_TCP_DATA_OFFSET      drop (idem)
+ *   IPV6_EXT_CHAIN_TOO_LONG  drop, whatever it carries (no end host needs 9)
  *   BAD_TCP_OPTIONS          inspect, with the options before the malformed one
  *                            (Linux's tcp_parse_options stops there and accepts
  *                            the segment)
  *
  * A drop result is returned only once the datagram is known to carry TCP;
- * anything malformed before that point is forwarded (fail open).
+ * anything malformed before that point is forwarded (fail open). The one
+ * exception is an IPv6 chain longer than the walk: what it carries cannot be
+ * known without walking further, so it is dropped whatever it carries.
  */
 #define PKT_RESULTS(X)                                                                             \
 	X(TCP, "tcp", "a TCP segment, fully parsed")                                               \
@@ -79,6 +81,7 @@ enum pkt_action {
 	PKT_ACTION_INSPECT,   /* track the flow and look at the segment */
 	PKT_ACTION_FORWARD,   /* forward untouched without a flow lookup, count */
 	PKT_ACTION_DROP,      /* drop and count */
+	PKT_ACTION_REASSEMBLE, /* a fragment: reassemble, then handle the datagram */
 };
 
 #define TCP_FLAG_FIN 0x01

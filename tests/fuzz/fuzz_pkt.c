@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/frag.h"
 #include "wire/pkt.h"
 
 static void check(int ok)
@@ -47,6 +48,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)pkt_ipv4_checksum_ok(frame, &info);
 	} else {
 		check(info.src_port == 0 && info.seq == 0 && info.ip_end == 0);
+	}
+	if (r == PKT_FRAGMENT) {
+		/* A fragment to hold lies inside the frame, as rte_ip_frag reads it. */
+		struct frag_info fi;
+		enum frag_verdict v = frag_check(frame, (uint32_t)size, &info, &fi);
+		check((unsigned)v < FRAG_VERDICT_COUNT);
+		if (v == FRAG_HOLD) {
+			check(fi.len > 0 && fi.offset + fi.len <= 65535);
+			check((uint32_t)fi.l2_len + fi.l3_len + fi.len <= size);
+			if (fi.ip_version == 4)
+				(void)frag_ipv4_header_ok(frame, &fi);
+		}
 	}
 	free(frame);
 	return 0;

@@ -50,6 +50,8 @@ static void test_defaults_are_enforce_inline_port_25(void **state)
 	assert_int_equal(cfg.n_smtp_ports, 1);
 	assert_int_equal(cfg.smtp_ports[0], 25);
 	assert_true(cfg.flows_per_worker >= 1000000);
+	assert_int_equal(cfg.frag_flows, 256);
+	assert_int_equal(cfg.frag_timeout_ms, 30000);
 	assert_string_equal(cfg.replies.rcpt[VERDICT_LOCALHOST],
 			    "550 5.7.1 %a... Access denied - bogus HELO");
 }
@@ -65,7 +67,8 @@ static void test_options_are_applied(void **state)
 						"--smtp-port", "587", "--mode", "detect",
 						"--local-domain", "Example.NET.", "--local-ip",
 						"2001:db8::25", "--reply",
-						"not-fqdn=554 5.7.1 %a: use a real name", NULL}),
+						"not-fqdn=554 5.7.1 %a: use a real name",
+						"--frag-flows", "64", "--frag-timeout", "500", NULL}),
 			 0);
 	assert_true(cfg.single_port);
 	assert_int_equal(cfg.lab_port, 2);
@@ -76,6 +79,8 @@ static void test_options_are_applied(void **state)
 	assert_string_equal(cfg.local_domains[0], "example.net");
 	assert_int_equal(cfg.local_ips[0].family, 6);
 	assert_string_equal(cfg.replies.rcpt[VERDICT_NOT_FQDN], "554 5.7.1 %a: use a real name");
+	assert_int_equal(cfg.frag_flows, 64);
+	assert_int_equal(cfg.frag_timeout_ms, 500);
 }
 
 static void test_each_bad_option_gets_one_clear_message(void **state)
@@ -95,6 +100,8 @@ static void test_each_bad_option_gets_one_clear_message(void **state)
 		{{"--local-domain", "a..b", NULL}, "local-domain"},
 		{{"--flows", "ten", NULL}, "flows"},
 		{{"--line-max", "100", NULL}, "line-max"},
+		{{"--frag-flows", "0", NULL}, "frag-flows"},
+		{{"--frag-timeout", "5", NULL}, "frag-timeout"},
 		{{"--reply", "ok=550 x", NULL}, "reply"},
 		{{"--reply", "localhost=250 fine", NULL}, "reply"},
 		{{"--outside", "1", NULL}, "different ports"},
