@@ -811,7 +811,8 @@ enum smtp_status smtp_session_status(const struct smtp_session *s)
 
 enum smtp_stop smtp_session_stop_reason(const struct smtp_session *s)
 {
-	return (enum smtp_stop)s->aux;
+	/* aux is the body scanner outside a passthrough. */
+	return (enum smtp_stop)(s->state == SMTP_STATE_PASSTHROUGH ? s->aux : 0);
 }
 
 uint32_t smtp_session_hold_seq(const struct smtp_session *s)

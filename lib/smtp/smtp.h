@@ -263,8 +263,8 @@ void smtp_session_release(struct smtp_session *s, struct block_pool *pool);
  *    BAD_BDAT_SIZE (line not reported).
  *  - AUTH (RFC 4954 4): after a 334 the next line is SASL data, not a
  *    command: it is not reported and its reply is queued as AUTH.
- * Hold: the feed returns SMTP_STATUS_HOLD when it stopped at a line
- * boundary it may not pass yet; it consumed the bytes before
+ * Hold: the feed returns SMTP_STATUS_HOLD when it stopped at the start of
+ * a line it may not read yet; it consumed the bytes before
  * smtp_session_hold_seq() and none from it. Until the server's reply
  * resolves the wait, a feed that reaches the hold point returns HOLD at
  * once, consuming nothing. Afterwards the next feed must start at or before
@@ -310,8 +310,8 @@ enum smtp_state smtp_session_state(const struct smtp_session *s);
 enum smtp_status smtp_session_status(const struct smtp_session *s);
 
 /* Where the bytes the tracker has not parsed begin: meaningful after a feed
- * returned SMTP_STATUS_HOLD, until the feed that resumes there. Always a
- * line boundary. */
+ * returned SMTP_STATUS_HOLD, until the feed that resumes there. Always the
+ * start of a command line (after a LF, a BDAT chunk or a message). */
 uint32_t smtp_session_hold_seq(const struct smtp_session *s);
 
 /* Why the session was given up; meaningful only in SMTP_STATE_PASSTHROUGH. */
