@@ -28,10 +28,11 @@ struct scan_patterns;
 
 /*
  * Compile the command set: for each verb with a keyword K in SMTP_VERBS,
- * the pattern ^K([ \t]|$) (SCAN_COMMAND_PATTERN_FMT) with SCAN_COMMAND_FLAGS
- * and id = the verb. NULL with "hyperscan: <message>" in err on failure.
+ * the pattern ^K([ \t\v\f\r]|$) (SCAN_COMMAND_PATTERN_FMT: the keyword
+ * then an isspace() byte or the end, as Postfix's smtpd_token splits words)
+ * with SCAN_COMMAND_FLAGS and id = the verb. NULL with "hyperscan: <message>" in err on failure.
  */
-#define SCAN_COMMAND_PATTERN_FMT "^%s([ \\t]|$)"
+#define SCAN_COMMAND_PATTERN_FMT "^%s([ \\t\\x0b\\x0c\\r]|$)"
 #define SCAN_COMMAND_FLAGS (HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH)
 struct scan_commands *scan_commands_compile(char *err, size_t err_size);
 void scan_commands_free(struct scan_commands *db); /* NULL: no-op */

@@ -2070,8 +2070,9 @@ static int scen_long_line(struct scen *s)
 	struct out o = {.sink = s->sink};
 	struct sess x;
 
-	/* After a 100 KB line helogate stops tracking the session: its
-	 * RCPTs pass unjudged, no event. */
+	/* A 100 KB line: the server (Postfix) keeps its first line_length_limit
+	 * bytes as the command and skips the rest to the LF, and so does
+	 * helogate, which stays in sync and judges the RCPTs that follow. */
 	scen_spec(s, &sp, 4, "localhost", VERDICT_LOCALHOST);
 	int rc = scen_open(&x, &sp, &o);
 	if (rc)
@@ -2084,7 +2085,6 @@ static int scen_long_line(struct scen *s)
 		return rc;
 	if ((rc = server_write(&x, "500 5.5.2 Error: line too long\r\n")) != 0)
 		return rc;
-	x.reason = VERDICT_OK; /* no longer judged */
 	return scen_finish(&x);
 }
 

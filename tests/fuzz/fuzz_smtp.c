@@ -10,6 +10,13 @@
  * depend on segmentation), and the invariants of smtp.h must hold: at most
  * one block, none after release, arguments inside their line, lines within
  * the bound, the pending queue bounded.
+ *
+ * The harness acts as the worker does on SMTP_STATUS_HOLD: the bytes from
+ * the hold point are kept (the client retransmits what was dropped) and fed
+ * again, from exactly the hold point, after every later server chunk and
+ * before every later client chunk. A hold point must lie inside the bytes
+ * fed, and a feed that reaches it before the reply must
+ * consume nothing: a retry is at most one feed, so HOLD can never loop.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -43,12 +50,14 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 {
 	struct trace *t = arg;
 
+	/* A line longer than the bound is cut to it; any CRs before the LF go. */
 	if (cmd->line_len > env.line_max || cmd->arg < cmd->line ||
 	    cmd->arg + cmd->arg_len != cmd->line + cmd->line_len ||
 	    (unsigned)cmd->verb >= SMTP_VERB_COUNT || cmd->end_seq - cmd->seq < cmd->line_len + 1 ||
-	    cmd->end_seq - cmd->seq > cmd->line_len + 2)
+	    cmd->end_seq - cmd->seq > (1u << 20))
 		abort();
 	mix(t, &cmd->verb, sizeof(cmd->verb));
+	mix(t, &cmd->shadow, sizeof(cmd->shadow));
 	mix(t, &cmd->seq, sizeof(cmd->seq));
 	mix(t, &cmd->end_seq, sizeof(cmd->end_seq));
 	mix(t, cmd->line, cmd->line_len);
@@ -80,14 +89,57 @@ static void check(const struct smtp_session *s)
 		abort();
 }
 
-static struct trace run(const uint8_t *data, size_t size, int bytewise)
+/* The client bytes the tracker has not consumed yet: from the hold point. */
+struct held {
+	uint8_t buf[1 << 16];
+	uint32_t len;
+	uint32_t seq; /* of buf[0] */
+};
+
+/* Feed the held bytes from their start (at once, or byte by byte) and keep
+ * what the tracker did not consume. */
+static void feed_held(struct smtp_session *s, struct trace *t, struct held *h, int bytewise)
+{
+	uint32_t done = 0;
+
+	while (done < h->len) {
+		uint32_t n = bytewise ? 1 : h->len - done;
+		enum smtp_status st =
+		    smtp_feed_client(s, &env, &handler, t, h->seq + done, h->buf + done, n);
+		if (st == SMTP_STATUS_HOLD) {
+			uint32_t at = smtp_session_hold_seq(s) - h->seq;
+			if (at < done || at > done + n)
+				abort();
+			/* Fed again from the hold point before any reply: nothing moves. */
+			if (at < h->len &&
+			    (smtp_feed_client(s, &env, &handler, t, h->seq + at, h->buf + at,
+			                      h->len - at) != SMTP_STATUS_HOLD ||
+			     smtp_session_hold_seq(s) != h->seq + at))
+				abort();
+			done = at;
+			break;
+		}
+		done += n;
+		check(s);
+		if (st != SMTP_STATUS_CONTINUE)
+			done = h->len; /* stopped or passed: the rest is not the tracker's */
+	}
+	memmove(h->buf, h->buf + done, h->len - done);
+	h->len -= done;
+	h->seq += done;
+}
+
+static struct held held_a, held_b;
+
+static struct trace run(const uint8_t *data, size_t size, int bytewise, struct held *h)
 {
 	struct trace t = {.hash = 0xcbf29ce484222325ull};
 	struct smtp_session s;
-	uint32_t cseq, sseq;
+	uint32_t sseq;
 
-	memcpy(&cseq, data, 4);
+	memcpy(&h->seq, data, 4);
 	memcpy(&sseq, data + 4, 4);
+	h->len = 0;
 	smtp_session_init(&s);
 	size_t i = 8;
 	while (i < size) {
@@ -98,15 +150,12 @@ static struct trace run(const uint8_t *data, size_t size, int bytewise)
 		if (hdr & 1) {
 			smtp_feed_server(&s, &env, &handler, &t, sseq, data + i, (uint32_t)n);
 			sseq += (uint32_t)n;
-		} else if (!bytewise) {
-			smtp_feed_client(&s, &env, &handler, &t, cseq, data + i, (uint32_t)n);
-			cseq += (uint32_t)n;
-		} else {
-			for (size_t k = 0; k < n; k++) {
-				smtp_feed_client(&s, &env, &handler, &t, cseq, data + i + k, 1);
-				cseq++;
-				check(&s);
-			}
+			check(&s);
+			feed_held(&s, &t, h, bytewise);
+		} else if (h->len + n <= sizeof(h->buf)) {
+			memcpy(h->buf + h->len, data + i, n);
+			h->len += (uint32_t)n;
+			feed_held(&s, &t, h, bytewise);
 		}
 		check(&s);
 		i += n;
@@ -114,6 +163,7 @@ static struct trace run(const uint8_t *data, size_t size, int bytewise)
 	uint8_t end[4] = {(uint8_t)smtp_session_state(&s), (uint8_t)smtp_session_status(&s),
 	                  (uint8_t)smtp_session_stop_reason(&s), (uint8_t)smtp_pending_replies(&s)};
 	mix(&t, end, sizeof(end));
+	mix(&t, &h->len, sizeof(h->len));
 	smtp_session_release(&s, pool);
 	if (block_pool_in_use(pool) != 0)
 		abort();
@@ -149,8 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 8)
 		return 0;
-	struct trace a = run(data, size, 0);
-	struct trace b = run(data, size, 1);
+	struct trace a = run(data, size, 0, &held_a);
+	struct trace b = run(data, size, 1, &held_b);
 	if (a.hash != b.hash || a.commands != b.commands || a.replies != b.replies) {
 		fprintf(
 		    stderr,

@@ -1489,7 +1489,7 @@ static void test_scenario_outcomes(void **state)
 	    {"qinq", "RCPT", VERDICT_IP_LITERAL, 2, 4},
 	    {"helo-one-byte-per-segment", "RCPT", VERDICT_NOT_FQDN, 2, 4},
 	    {"nul-8bit", "RCPT", VERDICT_INVALID, 4, 4},
-	    {"long-line", "RCPT", VERDICT_LOCALHOST, 0, 0},
+	    {"long-line", "RCPT", VERDICT_LOCALHOST, 2, 2},
 	    {"syn-flood", "RCPT", VERDICT_LOCALHOST, 2, 4}, /* and B: 2 not-fqdn */
 	    {"conflicting-retransmit", "RCPT", VERDICT_LOCALHOST, 2, 2},
 	    {"zero-window-probe", "RCPT", VERDICT_LOCALHOST, 1, 1},
