@@ -37,6 +37,7 @@
 	X(urgent_cleared, "segments whose URG flag and urgent pointer helogate cleared (all bytes inline)") \
 	X(new_syns_ignored, "SYNs with another ISN on a synchronized session: forwarded for the server's challenge ACK, session kept (RFC 5961 4.2)") \
 	X(flows_replaced, "sessions restarted because the server accepted a new SYN on their tuple") \
+	X(hold_too_late, "sessions given up: the SMTP tracker's hold point lay in bytes already forwarded out of order") \
 	X(helo_no_memory, "HELOs too long to store inline with no free block: session given up")    \
 	X(commands, "SMTP command lines parsed")                                                     \
 	X(replies, "SMTP replies parsed")                                                            \

@@ -132,6 +132,8 @@ static bool deliver(struct feed_ctx *ctx, bool c2s, uint32_t seq, const uint8_t 
 	return st == SMTP_STATUS_CONTINUE;
 }
 
+/* HOLD stops delivery too (deliver() returns false): hold() rewinds. */
+
 static bool deliver_client(void *arg, uint32_t seq, const uint8_t *data, uint32_t len)
 {
 	return deliver(arg, true, seq, data, len);
@@ -291,6 +293,35 @@ static enum packet_cause drop_cause(enum stream_verdict v)
 	}
 }
 
+/*
+ * The tracker consumed the client's bytes only up to its hold point: the
+ * rest must wait for the server's reply (after DATA, BDAT, AUTH, STARTTLS,
+ * or a full pipeline) before anyone can say how to read it (reliability
+ * rule 2). The segment leaves cut at that point, or is dropped when the
+ * point is its start; the stream is rewound there, so the client's
+ * retransmission (RFC 6298) is parsed once the reply has come.
+ */
+static struct disposition hold(const struct session_env *env, struct session *s,
+			       const struct pkt_info *pi, uint64_t now, struct disposition pass,
+			       struct session_out *out)
+{
+	uint32_t at = smtp_session_hold_seq(&s->smtp);
+	uint32_t seg_end = pi->seq + pi->payload_len;
+
+	if (!stream_dir_rewind(&s->c2s, at, seg_end)) {
+		/* The point lies in bytes forwarded out of order earlier. */
+		env->counters->hold_too_late++;
+		return leave(env, s, pi, true, now, pass, out);
+	}
+	out->deadline = now + env->params.timeout_idle_ms;
+	int32_t keep = seq_diff(at, pi->seq);
+	if (keep <= 0)
+		return dispose_drop(CAUSE_SMTP_HELD);
+	if ((uint32_t)keep >= pi->payload_len)
+		return leave(env, s, pi, true, now, dispose_forward(CAUSE_INSPECTED), out);
+	return dispose_cut(CAUSE_SMTP_HELD_CUT, (uint32_t)keep);
+}
+
 /* A segment of an established (or passed-through) session. */
 static struct disposition segment_established(struct session_env *env, struct session *s,
 					      const struct flow_key *key,
@@ -339,6 +370,8 @@ static struct disposition segment_established(struct session_env *env, struct se
 		return with_urgent_cleared(env, pi, enforce_started(env, s, key, pi, now, out));
 	if (ctx.helo_lost)
 		return leave(env, s, pi, c2s, now, pass, out);
+	if (c2s && smtp_session_status(&s->smtp) == SMTP_STATUS_HOLD)
+		return hold(env, s, pi, now, pass, out);
 	switch (stream_verdict_action(v)) {
 	case STREAM_ACTION_FORWARD:
 	case STREAM_ACTION_CALLER:

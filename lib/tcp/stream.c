@@ -397,6 +397,44 @@ bool stream_dir_ack(struct stream_dir *d, struct block_pool *pool, uint32_t ack)
 	return true;
 }
 
+bool stream_dir_rewind(struct stream_dir *d, uint32_t seq, uint32_t seg_end)
+{
+	uint32_t n = d->next_seq;
+	uint32_t back = n - seq;
+
+	if (d->flags & F_PASSTHROUGH)
+		return false;
+	if (seq_gt(seq, seg_end) || seq_gt(seq, n) || seq_lt(seq, d->acked) ||
+	    back >= STREAM_RING_MAX || d->n_ooo == STREAM_OOO_RANGES)
+		return false;
+	/* Bytes from seq on that were forwarded out of order would follow
+	 * the segment's kept part into the receiver: too late to hold. */
+	if (seq_lt(seg_end, n) && !seq_lt(seq, seg_end))
+		return false;
+	/* Rebase what lies ahead: the ranges still out of order, the pending
+	 * FIN, then the bytes between seg_end and n (in the ring, forwarded
+	 * out of order earlier) as one more range. */
+	for (unsigned i = 0; i < d->n_ooo; i++) {
+		d->ooo[i].start = (uint16_t)(d->ooo[i].start + back);
+		d->ooo[i].end = (uint16_t)(d->ooo[i].end + back);
+	}
+	if (seq_lt(seg_end, n)) {
+		memmove(d->ooo + 1, d->ooo, d->n_ooo * sizeof(d->ooo[0]));
+		d->ooo[0] = (struct stream_range){(uint16_t)(seg_end - seq), (uint16_t)back};
+		d->n_ooo++;
+	}
+	if (d->flags & F_FIN) {
+		d->flags &= (uint8_t)~F_FIN;
+		d->fin_off = (uint16_t)back;
+	} else if (d->fin_off) {
+		d->fin_off = (uint16_t)(d->fin_off + back);
+	}
+	d->held = d->held > back ? (uint16_t)(d->held - back) : 0;
+	d->next_seq = seq;
+	d->flags &= (uint8_t)~F_STOPPED;
+	return true;
+}
+
 void stream_dir_set_hold(struct stream_dir *d, bool hold)
 {
 	if (hold)

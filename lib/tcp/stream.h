@@ -185,6 +185,20 @@ bool stream_dir_ack(struct stream_dir *d, struct block_pool *pool, uint32_t ack)
  */
 void stream_dir_set_hold(struct stream_dir *d, bool hold);
 
+/*
+ * The receiver of the bytes delivered by the last stream_dir_segment() took
+ * them only up to seq (its reader holds the rest until a reply: the SMTP
+ * tracker's hold). Move next_seq back to seq so that the sender's
+ * retransmission of [seq, ...) is new again, and delivery resumes. seg_end:
+ * the end of that segment's own data. Bytes beyond seg_end that became
+ * contiguous from out-of-order copies stay known as out-of-order copies.
+ * Returns false, changing nothing, when seq is not before the bytes the
+ * segment made contiguous from out-of-order copies (those were forwarded
+ * already and would reach the receiver unparsed), or lies outside what the
+ * segment delivered.
+ */
+bool stream_dir_rewind(struct stream_dir *d, uint32_t seq, uint32_t seg_end);
+
 /* The flow is freed: return the block. The direction then tracks nothing
  * (PASSTHROUGH); call stream_dir_init() to use it again. Idempotent. */
 void stream_dir_release(struct stream_dir *d, struct block_pool *pool);

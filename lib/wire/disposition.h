@@ -77,6 +77,11 @@
 	  "nothing: forwarded, the end host decides")                                              \
 	X(INSPECTED, "inspected_forwarded", FORWARD,                                               \
 	  "segments of inspected sessions: checked, parsed where new, forwarded")                  \
+	X(SMTP_HELD, "smtp_held_dropped", DROP,                                                    \
+	  "client segments starting at bytes the SMTP tracker holds until the server's reply "    \
+	  "(after DATA, BDAT, AUTH, STARTTLS, or a full pipeline): the client sends them again")   \
+	X(SMTP_HELD_CUT, "smtp_held_cut_forwarded", FORWARD,                                       \
+	  "client segments cut where the SMTP tracker holds the rest until the server's reply")   \
 	X(RST_ACCEPTED, "rst_forwarded", FORWARD,                                                  \
 	  "RSTs at exactly the next sequence number: forwarded, the session freed")                \
 	X(RST_IN_WINDOW, "rst_in_window_forwarded", FORWARD,                                       \

@@ -209,6 +209,65 @@ static void test_malformed_option_is_parsed_as_linux_does(void **state)
 	assert_int_equal(pi.opts.tsval, 7);
 }
 
+/* "DATA\r\nRCPT TO:<x>" in one segment: the bytes after DATA wait for its
+ * reply (the server may read them as body or as commands); once the server
+ * refuses DATA they are commands, and the RCPT is judged and taken over. */
+static void test_bytes_after_data_are_held_until_its_reply(void **state)
+{
+	struct fx *fx = *state;
+	static const char rcpt[] = "RCPT TO:<bob@example.net>\r\n";
+	char both[64];
+
+	fx_open(fx, "localhost");
+	snprintf(both, sizeof(both), "DATA\r\n%s", rcpt);
+	uint32_t start = fx->cseq;
+	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, start,
+						    fx->sseq, both, (uint32_t)strlen(both)));
+	assert_int_equal(d.pkt, DISPOSE_FORWARD_CUT);
+	assert_int_equal(d.cause, CAUSE_SMTP_HELD_CUT);
+	assert_int_equal(d.keep, 6);
+	fx->cseq = start + 6;
+	/* The client sends the RCPT again before the reply: still held. */
+	d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, fx->sseq, rcpt,
+				 (uint32_t)strlen(rcpt)));
+	assert_disposition(d, DISPOSE_DROP, CAUSE_SMTP_HELD, DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->counters.judged, 0);
+	server_says(fx, "554 5.5.1 Error: no valid recipients\r\n");
+	client_acks(fx);
+	/* Now the retransmission is a command: judged, taken over. */
+	assert_disposition(client_says(fx, rcpt), DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT,
+			   DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->out.n_seg, 2);
+	assert_int_equal(fx->counters.takeovers, 1);
+	fx_release(fx);
+}
+
+/* After a 354 the held bytes are the message body: forwarded, never judged. */
+static void test_held_bytes_become_body_after_354(void **state)
+{
+	struct fx *fx = *state;
+	static const char body[] = "RCPT TO:<bob@example.net>\r\n";
+
+	fx_open(fx, "mail.example.org");
+	client_says(fx, "RCPT TO:<bob@example.net>\r\n");
+	server_says(fx, "250 2.1.5 Ok\r\n");
+	client_acks(fx);
+	uint32_t start = fx->cseq;
+	char both[64];
+	snprintf(both, sizeof(both), "DATA\r\n%s", body);
+	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, start, fx->sseq, both,
+			     (uint32_t)strlen(both)));
+	assert_int_equal(fx->d.cause, CAUSE_SMTP_HELD_CUT);
+	fx->cseq = start + 6;
+	server_says(fx, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	uint64_t judged = fx->counters.judged;
+	assert_disposition(client_says(fx, body), DISPOSE_FORWARD, CAUSE_INSPECTED,
+			   DISPOSE_FLOW_KEEP);
+	assert_int_equal(fx->counters.judged, judged);
+	assert_true(smtp_in_body(&fx->s.smtp));
+	fx_release(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +281,8 @@ int main(void)
 		cmocka_unit_test(test_rst_with_unnegotiated_md5_is_dropped),
 		cmocka_unit_test(test_exact_rst_frees_a_passed_through_session),
 		cmocka_unit_test(test_malformed_option_is_parsed_as_linux_does),
+		cmocka_unit_test(test_bytes_after_data_are_held_until_its_reply),
+		cmocka_unit_test(test_held_bytes_become_body_after_354),
 	};
 
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);

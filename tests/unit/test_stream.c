@@ -1066,12 +1066,56 @@ static void test_any_segmentation_delivers_the_same_stream(void **state)
 	assert_true(verdicts_seen[STREAM_DROP_OOO_FULL] > 10);
 }
 
+/* A rewind (the reader held the rest): the next copy of those bytes is new
+ * again and delivered; bytes held out of order beyond stay verified. */
+static void test_rewind_makes_the_retransmission_new(void **state)
+{
+	struct fx *f = *state;
+
+	for (unsigned i = 0; i < N_ISNS; i++) {
+		fx_start(f, isns[i], true);
+		f->sink.stop_at = 1; /* the reader stops after the first delivery */
+		assert_int_equal(seg(f, 0, "DATA\r\nRCPT\r\n"), STREAM_STOPPED);
+		assert_true(stream_dir_rewind(&f->d, f->base + 6, f->base + 12));
+		assert_next(f, 6);
+		f->sink.stop_at = 0;
+		f->sink.len = 6; /* the reader took "DATA\r\n" */
+		f->sink.next = f->base + 6;
+		assert_int_equal(seg(f, 6, "RCPT\r\n"), STREAM_IN_ORDER);
+		assert_delivered(f, "DATA\r\nRCPT\r\n");
+		fx_end(f);
+	}
+}
+
+static void test_rewind_refuses_bytes_forwarded_out_of_order(void **state)
+{
+	struct fx *f = *state;
+
+	for (unsigned i = 0; i < N_ISNS; i++) {
+		fx_start(f, isns[i], true);
+		assert_int_equal(seg(f, 6, "RCPT\r\n"), STREAM_OUT_OF_ORDER);
+		f->sink.stop_at = 1;
+		assert_int_equal(seg(f, 0, "DATA\r\n"), STREAM_STOPPED);
+		assert_next(f, 12);
+		/* The hold point is where the out-of-order bytes begin: too late. */
+		assert_false(stream_dir_rewind(&f->d, f->base + 6, f->base + 6));
+		/* Before them it works, and they stay known (a different copy
+		 * conflicts). */
+		assert_true(stream_dir_rewind(&f->d, f->base + 4, f->base + 6));
+		assert_next(f, 4);
+		assert_int_equal(seg(f, 6, "XXXX\r\n"), STREAM_DROP_CONFLICT);
+		fx_end(f);
+	}
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_in_order_segments_are_delivered_once_in_order),
+	    T(test_rewind_makes_the_retransmission_new),
+	    T(test_rewind_refuses_bytes_forwarded_out_of_order),
 	    T(test_out_of_order_then_gap_fill_delivers_in_order),
 	    T(test_gap_fill_with_holding_off_still_delivers_held_ranges),
 	    T(test_duplicate_identical_segment_is_forwarded_not_redelivered),
