@@ -3,11 +3,18 @@
 attacker can send with one ordinary socket option, then prints the replies
 it read as JSON (one list of reply lines per command).
 
-usage: evasion_client.py oob|fastopen SERVER_IP HELO RCPT
-  oob       EHLO, MAIL, then NOOP whose last byte goes as urgent data
-            (send(fd, "\\n", MSG_OOB)), then RCPT
-  fastopen  EHLO as data on the SYN (TCP Fast Open, no cookie needed with
-            net.ipv4.tcp_fastopen=5), then MAIL and RCPT
+usage: evasion_client.py MODE SERVER_IP HELO RCPT
+  oob        EHLO, MAIL, then NOOP whose last byte goes as urgent data
+             (send(fd, "\\n", MSG_OOB)), then RCPT
+  fastopen   EHLO as data on the SYN (TCP Fast Open, no cookie needed with
+             net.ipv4.tcp_fastopen=5), then MAIL and RCPT
+  data       EHLO, MAIL, then "DATA\\r\\nRCPT TO:<RCPT>\\r\\n" in one write
+  auth       EHLO, MAIL, then "AUTH PLAIN\\r\\nRCPT TO:<RCPT>\\r\\n" in one write
+  vt         EHLO, MAIL, then "RCPT\\x0bTO:<RCPT>" (a vertical tab as delimiter)
+  longline   EHLO, MAIL, a 5,000-byte NOOP line, then RCPT
+  rsets      EHLO, then 33 RSETs, MAIL and RCPT in one write
+Prints {"step": [reply lines], ...}; for the one-write modes "group" holds
+every reply read after the write, in order.
 """
 import json
 import socket
@@ -48,8 +55,34 @@ def main():
         got["greeting"] = read_reply(f)
         s.sendall(("EHLO %s\r\n" % helo).encode())
         got["ehlo"] = read_reply(f)
+    if how == "rsets":
+        group = b"RSET\r\n" * 33 + b"MAIL FROM:<evasion@example.org>\r\n"
+        s.sendall(group + ("RCPT TO:<%s>\r\n" % rcpt).encode())
+        got["group"] = [read_reply(f) for _ in range(35)]
+        s.sendall(b"QUIT\r\n")
+        got["quit"] = read_reply(f)
+        print(json.dumps(got))
+        return
     s.sendall(b"MAIL FROM:<evasion@example.org>\r\n")
     got["mail"] = read_reply(f)
+    one_write = {"data": b"DATA\r\n", "auth": b"AUTH PLAIN\r\n"}
+    if how in one_write:
+        s.sendall(one_write[how] + ("RCPT TO:<%s>\r\n" % rcpt).encode())
+        got["group"] = [read_reply(f), read_reply(f)]
+        s.sendall(b"QUIT\r\n")
+        got["quit"] = read_reply(f)
+        print(json.dumps(got))
+        return
+    if how == "vt":
+        s.sendall(("RCPT\x0bTO:<%s>\r\n" % rcpt).encode())
+        got["rcpt"] = read_reply(f)
+        s.sendall(b"QUIT\r\n")
+        got["quit"] = read_reply(f)
+        print(json.dumps(got))
+        return
+    if how == "longline":
+        s.sendall(b"NOOP " + b"x" * 4995 + b"\r\n")
+        got["noop"] = read_reply(f)
     if how == "oob":
         s.sendall(b"NOOP\r")
         s.send(b"\n", socket.MSG_OOB)
