@@ -268,6 +268,96 @@ static void test_held_bytes_become_body_after_354(void **state)
 	fx_release(fx);
 }
 
+/*
+ * Property: a client stream cut into random segments, sent out of order,
+ * with duplicates and later conflicting copies, gives the same verdict and
+ * the same server-side bytes as the plain stream (detect mode, so every
+ * byte reaches the server). Server-side bytes: every forwarded segment's
+ * payload must equal the plain stream at its sequence number, and together
+ * they must cover it.
+ */
+static void test_random_segmentation_gives_the_same_verdict_and_bytes(void **state)
+{
+	struct fx *fx = *state;
+	static const char plain[] = "MAIL FROM:<p@example.org>\r\nRCPT TO:<q@example.net>\r\n"
+				    "RCPT TO:<r@example.net>\r\nNOOP\r\n";
+	const uint32_t len = (uint32_t)strlen(plain);
+	uint64_t rnd = 0x9e3779b97f4a7c15ull;
+
+	for (int iter = 0; iter < 300; iter++) {
+		struct {
+			uint32_t off, len;
+			bool conflict;
+		} segs[96];
+		unsigned n = 0;
+		bool covered[128] = {false};
+
+		fx->env.policy = fx->detect_policy;
+		fx_open(fx, "localhost");
+		uint32_t base = fx->cseq;
+		for (uint32_t off = 0; off < len && n < 60;) {
+			rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+			uint32_t l = 1 + (uint32_t)(rnd >> 33) % 12;
+			if (l > len - off)
+				l = len - off;
+			segs[n++] = (typeof(segs[0])){off, l, false};
+			off += l;
+		}
+		/* Shuffle nearby segments, add duplicates and conflicting copies
+		 * (a conflict only after its original, so the server's copy is
+		 * the plain byte). */
+		for (unsigned i = 0; i + 1 < n; i++) {
+			rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+			if ((rnd >> 40) % 3 == 0) {
+				typeof(segs[0]) t = segs[i];
+				segs[i] = segs[i + 1];
+				segs[i + 1] = t;
+			}
+		}
+		unsigned total = n;
+		for (unsigned i = 0; i < n && total < 94; i++) {
+			rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+			if ((rnd >> 41) % 4 == 0)
+				segs[total++] = (typeof(segs[0])){segs[i].off, segs[i].len, false};
+			else if ((rnd >> 41) % 4 == 1)
+				segs[total++] = (typeof(segs[0])){segs[i].off, segs[i].len, true};
+		}
+		for (unsigned i = 0; i < total; i++) {
+			char bytes[16];
+			memcpy(bytes, plain + segs[i].off, segs[i].len);
+			if (segs[i].conflict)
+				bytes[0] ^= 0x20;
+			struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH,
+								    base + segs[i].off, fx->sseq, bytes,
+								    segs[i].len));
+			if (d.pkt == DISPOSE_FORWARD || d.pkt == DISPOSE_FORWARD_CUT) {
+				uint32_t kept = d.pkt == DISPOSE_FORWARD ? segs[i].len : d.keep;
+				if (memcmp(bytes, plain + segs[i].off, kept) != 0)
+					fail_msg("iteration %d: forwarded bytes differ at %u", iter,
+						 segs[i].off);
+				for (uint32_t k = 0; k < kept; k++)
+					covered[segs[i].off + k] = true;
+			}
+		}
+		for (uint32_t k = 0; k < len; k++)
+			if (!covered[k])
+				fail_msg("iteration %d: byte %u never reached the server", iter, k);
+		unsigned events = 0;
+		const struct event *e;
+		while ((e = event_ring_peek(fx->env.events)) != NULL) {
+			assert_int_equal(e->reason, VERDICT_LOCALHOST);
+			assert_int_equal(e->action, EVENT_ACTION_DETECTED);
+			events++;
+			event_ring_release(fx->env.events);
+		}
+		if (events != 2 || fx->counters.judged != 2)
+			fail_msg("iteration %d: %u events, %llu judged", iter, events,
+				 (unsigned long long)fx->counters.judged);
+		fx_release(fx);
+	}
+	fx->env.policy = fx->enforce_policy;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_option_is_parsed_as_linux_does),
 		cmocka_unit_test(test_bytes_after_data_are_held_until_its_reply),
 		cmocka_unit_test(test_held_bytes_become_body_after_354),
+		cmocka_unit_test(test_random_segmentation_gives_the_same_verdict_and_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
