@@ -23,6 +23,7 @@
 #include "dp/config.h"
 #include "filter/event.h"
 #include "filter/event_log.h"
+#include "dp/notify.h"
 #include "dp/port.h"
 #include "dp/preflight.h"
 #include "smtp/scan.h"
@@ -154,6 +155,21 @@ static int check_ports(const struct config *cfg)
 			ports[i], name);
 	}
 	return 0;
+}
+
+/* The watchdog is fed only while every worker's poll loop moves: a stuck
+ * lcore stops the pings and systemd restarts the service. */
+static bool workers_alive(struct worker *const *workers, unsigned n, uint64_t *last_loops)
+{
+	bool alive = true;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t loops = worker_loops(workers[i]);
+		if (loops == last_loops[i])
+			alive = false;
+		last_loops[i] = loops;
+	}
+	return alive;
 }
 
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
@@ -290,9 +306,16 @@ int main(int argc, char **argv)
 			die("%s", "cannot launch a worker lcore");
 		next++;
 	}
-	fprintf(stderr, "helogate: %u worker(s), %s mode, %s\n", n_workers,
-		cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
-		cfg.single_port ? "single-port lab layout" : "inline layout");
+	char run_status[128];
+	snprintf(run_status, sizeof(run_status), "%u worker(s), %s mode, %s", n_workers,
+		 cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
+		 cfg.single_port ? "single-port lab layout" : "inline layout");
+	fprintf(stderr, "helogate: %s\n", run_status);
+	notify_ready(run_status);
+	uint64_t watchdog_ms = notify_watchdog_ms() / 2, last_watchdog_ms = worker_clock_ms();
+	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops));
+	if (last_loops == NULL)
+		die("%s", "out of memory");
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
 	const struct event_format event_fmt = {.host = cfg.sensor_name, .replies = &cfg.replies};
@@ -304,6 +327,7 @@ int main(int argc, char **argv)
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
 			reload_requested = 0;
+			notify_reloading();
 			if (cfg.banlist_path[0] == '\0')
 				fprintf(stderr, "helogate: SIGHUP: no --banlist to reload\n");
 			else if (banlist_rcu_reload_file(banlist, cfg.banlist_path, err, sizeof(err)) != 0)
@@ -314,6 +338,15 @@ int main(int argc, char **argv)
 				fprintf(stderr, "helogate: events file not reopened, "
 						"still writing the old one: %s\n",
 					err);
+			notify_ready(run_status);
+		}
+		if (watchdog_ms && now - last_watchdog_ms >= watchdog_ms) {
+			last_watchdog_ms = now;
+			if (workers_alive(workers, n_workers, last_loops))
+				notify_watchdog();
+			else
+				fprintf(stderr, "helogate: a worker lcore is not polling: "
+						"watchdog not fed\n");
 		}
 		if (now - last_loss_report_ms >= loss_report_ms) {
 			last_loss_report_ms = now;
@@ -336,6 +369,7 @@ int main(int argc, char **argv)
 			usleep(1000);
 	}
 	stop_requested = true;
+	notify_stopping();
 	rte_eal_mp_wait_lcore();
 	drain_events(workers, n_workers, events_out, &event_fmt);
 	for (unsigned i = 0; i < n_ports; i++)
@@ -364,6 +398,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n_workers; i++)
 		worker_free(workers[i]);
 	free(workers);
+	free(last_loops);
 	scan_patterns_free(patterns);
 	scan_commands_free(commands);
 	banlist_rcu_destroy(banlist);

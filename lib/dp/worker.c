@@ -42,6 +42,7 @@ struct worker {
 	struct worker_tx tx[WORKER_SIDE_COUNT];
 	int rx_ts_offset;    /* the mbuf's receive-timestamp field, -1: none */
 	uint64_t rx_ts_flag; /* its ol_flags bit, 0: none */
+	uint64_t loops;      /* poll-loop iterations: the control thread's liveness check */
 };
 
 uint64_t worker_clock_ms(void)
@@ -517,7 +518,6 @@ int worker_run(void *arg)
 	enum worker_side sides[2];
 	unsigned n_sides;
 	uint16_t queue = (uint16_t)w->id;
-	uint32_t loops = 0;
 
 	if (cfg->single_port) {
 		sides[0] = WORKER_SIDE_LAB;
@@ -547,7 +547,9 @@ int worker_run(void *arg)
 			worker_handle_burst(w, pkts, n, sides[s], now);
 			flush_all(w, ports);
 		}
-		if ((++loops & 15) == 0) {
+		uint64_t loops = w->loops + 1;
+		__atomic_store_n(&w->loops, loops, __ATOMIC_RELAXED); /* read by worker_loops() */
+		if ((loops & 15) == 0) {
 			worker_expire(w, now);
 			/* Timers inject too (retransmissions, 421, RSTs): they
 			 * leave now, not with the next received burst. */
@@ -583,6 +585,11 @@ unsigned worker_id(const struct worker *w)
 uint32_t worker_flow_count(const struct worker *w)
 {
 	return flow_table_count(w->flows);
+}
+
+uint64_t worker_loops(const struct worker *w)
+{
+	return __atomic_load_n(&w->loops, __ATOMIC_RELAXED);
 }
 
 uint32_t worker_blocks_in_use(const struct worker *w)

@@ -99,6 +99,10 @@ uint32_t worker_blocks_in_use(const struct worker *w);
  * any thread, a few packets old). */
 uint32_t worker_held(const struct worker *w);
 
+/* Iterations of the poll loop so far (readable from any thread): a worker
+ * whose count stops moving is stuck (the systemd watchdog check). */
+uint64_t worker_loops(const struct worker *w);
+
 /* Milliseconds since an arbitrary epoch, from the TSC. */
 uint64_t worker_clock_ms(void);
 
