@@ -18,9 +18,11 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 
 #include "judge/banlist_rcu.h"
 #include "dp/config.h"
+#include "dp/control.h"
 #include "filter/event.h"
 #include "filter/event_log.h"
 #include "dp/notify.h"
@@ -28,6 +30,7 @@
 #include "dp/preflight.h"
 #include "smtp/scan.h"
 #include "dp/stats.h"
+#include "dp/telemetry.h"
 #include "judge/suffix.h"
 #include "dp/worker.h"
 
@@ -262,8 +265,10 @@ int main(int argc, char **argv)
 	if (pool == NULL)
 		die("cannot create the mbuf pool: %s (try -m with more memory or --mbufs)",
 		    rte_strerror(rte_errno));
+	static struct control control;
 	struct worker_shared shared = {
 		.cfg = &cfg,
+		.mode = &control.mode,
 		.suffixes = suffixes,
 		.banlist = banlist,
 		.commands = commands,
@@ -279,6 +284,25 @@ int main(int argc, char **argv)
 			die("%s", err);
 		worker_set_stop_flag(workers[i], &stop_requested);
 	}
+
+	control.cfg = &cfg;
+	control.workers = workers;
+	control.n_workers = n_workers;
+	control.mbufs = pool;
+	control.events = events_out;
+	control.reload = &reload_requested;
+	control.stop = &stop_requested;
+	if (control_init(&control) != 0)
+		die("%s", "out of memory");
+	if (telemetry_register(&control) != 0)
+		fprintf(stderr, "helogate: telemetry commands not registered\n");
+	/* dpdk-dumpcap attaches as a secondary process: it needs the shared
+	 * configuration (not --no-shconf, which replays and the lab use:
+	 * ENOTSUP then, silently) and memory it can map (hugepages). */
+	bool pdump = rte_pdump_init() == 0;
+	if (!pdump && rte_errno != ENOTSUP)
+		fprintf(stderr, "helogate: packet capture (dpdk-dumpcap) unavailable: %s\n",
+			rte_strerror(rte_errno));
 
 	uint16_t ports[2];
 	unsigned n_ports = 0;
@@ -371,6 +395,9 @@ int main(int argc, char **argv)
 	stop_requested = true;
 	notify_stopping();
 	rte_eal_mp_wait_lcore();
+	telemetry_detach();
+	if (pdump)
+		rte_pdump_uninit();
 	drain_events(workers, n_workers, events_out, &event_fmt);
 	for (unsigned i = 0; i < n_ports; i++)
 		port_stop(ports[i]);
@@ -399,6 +426,7 @@ int main(int argc, char **argv)
 		worker_free(workers[i]);
 	free(workers);
 	free(last_loops);
+	control_free(&control);
 	scan_patterns_free(patterns);
 	scan_commands_free(commands);
 	banlist_rcu_destroy(banlist);

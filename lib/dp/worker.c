@@ -433,6 +433,9 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 	struct classified c[WORKER_GROUP];
 
 	w->env.banlist = banlist_rcu_get(w->shared.banlist);
+	if (w->shared.mode != NULL)
+		w->env.params.enforce = __atomic_load_n(w->shared.mode, __ATOMIC_RELAXED) ==
+					CONFIG_MODE_ENFORCE;
 	for (uint16_t base = 0; base < n; base += WORKER_GROUP) {
 		uint16_t g = (uint16_t)(n - base < WORKER_GROUP ? n - base : WORKER_GROUP);
 		uint64_t t0 = session_prof_start(&w->env);

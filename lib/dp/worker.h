@@ -40,6 +40,10 @@ struct worker_shared {
 	const struct scan_commands *commands; /* the SMTP command database */
 	const struct scan_patterns *patterns; /* banned-name patterns, or NULL */
 	struct rte_mempool *mbufs;            /* where injected segments come from */
+	/* The live mode (enum config_mode), changed by the console's `set
+	 * mode` with an atomic store; each worker loads it once per burst,
+	 * so a burst is handled in one mode. NULL: cfg->mode, fixed. */
+	const uint32_t *mode;
 };
 
 /* Where a packet came from or goes to. Inline mode uses OUTSIDE (clients)

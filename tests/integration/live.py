@@ -1,6 +1,7 @@
-"""A live helogate for the integration tests: two net_null ports (an endless
-stream of 64-byte frames on each, forwarded to the other), no hugepages, no
-PCI, a file prefix of its own; plus a client of DPDK's telemetry socket.
+"""A live helogate for the integration tests: by default two net_null ports
+(an endless stream of 64-byte frames on each, forwarded to the other), no
+hugepages, no PCI, a file prefix of its own; plus a client of DPDK's
+telemetry socket.
 
     with Live(binary, "hg-tel", ["--stats-period", "1"]) as h:
         h.telemetry("/helogate/stats")
@@ -25,12 +26,16 @@ def runtime_dir(prefix):
 
 class Live:
     def __init__(self, binary, name, args=(), eal=(), env=None, stdin=None, stdout=None,
-                 shconf=True, ready="worker(s),"):
+                 shconf=True, ready="worker(s),", vdevs=("net_null0", "net_null1"), huge=False):
         self.prefix = f"{name}-{os.getpid()}"
         self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
-        cmd = [binary, "-l", "0,1", "--no-huge", "--no-pci", "-m", "512",
-               "--file-prefix", self.prefix, "--log-level", "notice",
-               "--vdev", "net_null0", "--vdev", "net_null1"] + list(eal)
+        cmd = [binary, "-l", "0,1", "--no-pci", "-m", "512" if not huge else "256",
+               "--file-prefix", self.prefix, "--log-level", "notice"]
+        if not huge:
+            cmd.append("--no-huge")
+        for v in vdevs:
+            cmd += ["--vdev", v]
+        cmd += list(eal)
         if not shconf:
             cmd.append("--no-shconf")
         cmd += ["--", "--mode", "detect", "--flows", "4096", "--blocks", "1024",
