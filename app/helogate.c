@@ -22,6 +22,7 @@
 
 #include "judge/banlist_rcu.h"
 #include "dp/config.h"
+#include "dp/console.h"
 #include "dp/control.h"
 #include "filter/event.h"
 #include "filter/event_log.h"
@@ -340,6 +341,15 @@ int main(int argc, char **argv)
 	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops));
 	if (last_loops == NULL)
 		die("%s", "out of memory");
+	struct console_period period = {0};
+	if (cfg.stats_period_ms && console_period_init(&period, &control, worker_clock_ms()) != 0)
+		die("%s", "out of memory");
+	bool console_on = false;
+	if (cfg.interactive) {
+		console_on = console_start(&control) == 0;
+		if (!console_on)
+			fprintf(stderr, "helogate: the console could not start\n");
+	}
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
 	const struct event_format event_fmt = {.host = cfg.sensor_name, .replies = &cfg.replies};
@@ -372,6 +382,10 @@ int main(int argc, char **argv)
 				fprintf(stderr, "helogate: a worker lcore is not polling: "
 						"watchdog not fed\n");
 		}
+		if (console_on)
+			console_on = console_poll();
+		if (cfg.stats_period_ms && now - period.last_ms >= cfg.stats_period_ms)
+			console_period_print(stdout, &period, &control, now);
 		if (now - last_loss_report_ms >= loss_report_ms) {
 			last_loss_report_ms = now;
 			report_event_losses(events_out, &losses_reported);
@@ -393,6 +407,7 @@ int main(int argc, char **argv)
 			usleep(1000);
 	}
 	stop_requested = true;
+	console_stop(); /* the terminal back in its mode before anything is printed */
 	notify_stopping();
 	rte_eal_mp_wait_lcore();
 	telemetry_detach();
@@ -427,6 +442,7 @@ int main(int argc, char **argv)
 	free(workers);
 	free(last_loops);
 	control_free(&control);
+	console_period_free(&period);
 	scan_patterns_free(patterns);
 	scan_commands_free(commands);
 	banlist_rcu_destroy(banlist);
