@@ -84,5 +84,10 @@ for opt in $("$build/app/helogate" --help | grep -o -- '--[a-z][a-z-]*' | sort -
 	grep -q -- "\*$opt\*" "$src/docs/man/helogate.8.scd" || fail "helogate(8) lacks $opt"
 done
 
+# The installed helogate-replay runs (python3) and says how to use it.
+env -u HELOGATE "$root$bin/helogate-replay" --help >"$tmp/replay.out" 2>&1 ||
+	fail "the installed helogate-replay --help: $(cat "$tmp/replay.out")"
+grep -q 'usage: helogate-replay' "$tmp/replay.out" || fail "helogate-replay --help prints no usage"
+
 [ "$failures" -eq 0 ] || exit 1
 echo "install: ${#expected[@]} files installed as expected"
