@@ -267,7 +267,33 @@ static int tel_config(const char *cmd, const char *params, struct rte_tel_data *
 	WITH_CONTROL(config_answer(d));
 }
 
-int telemetry_register(const struct control *c)
+/* The one command that writes: the live mode, as the console's set mode
+ * (an atomic store; the mutex only guards against a detached control). */
+static int mode_answer(const char *params, struct rte_tel_data *d)
+{
+	struct control *c = (struct control *)ctl;
+
+	if (params != NULL && params[0] != '\0') {
+		if (strcmp(params, "enforce") == 0)
+			control_set_mode(c, CONFIG_MODE_ENFORCE);
+		else if (strcmp(params, "detect") == 0)
+			control_set_mode(c, CONFIG_MODE_DETECT);
+		else
+			return -1;
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "mode", mode_name(control_mode(c)));
+	rte_tel_data_add_dict_string(d, "configured_mode", mode_name(c->cfg->mode));
+	return 0;
+}
+
+static int tel_mode(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	WITH_CONTROL(mode_answer(params, d));
+}
+
+int telemetry_register(struct control *c)
 {
 	pthread_mutex_lock(&lock);
 	ctl = c;
@@ -280,7 +306,9 @@ int telemetry_register(const struct control *c)
 				       "Per-reason verdict counts. Parameter: a reason (optional)") !=
 		    0 ||
 	    rte_telemetry_register_cmd("/helogate/config", tel_config,
-				       "The running configuration. No parameters") != 0)
+				       "The running configuration. No parameters") != 0 ||
+	    rte_telemetry_register_cmd("/helogate/mode", tel_mode,
+				       "The live mode. Parameter: detect or enforce, to set it") != 0)
 		return -1;
 	return 0;
 }

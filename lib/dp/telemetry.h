@@ -12,6 +12,9 @@
  *   /helogate/verdicts    per reason ("reason" the names): judged, rejected;
  *                         ",REASON": that reason as one object
  *   /helogate/config      the running configuration, the live mode included
+ *   /helogate/mode        the live mode; ",enforce" or ",detect" sets it, as
+ *                         the console's set mode does (the only command that
+ *                         writes; the socket is root's, mode 0700 directory)
  *
  * Counters count from the start (monitoring expects them never to go
  * back): the console's "clear stats" does not touch them.
@@ -30,7 +33,7 @@ struct control;
 /* Register the commands (once, after rte_eal_init). 0, or -1 when DPDK
  * refused a command (telemetry disabled with --no-telemetry is not an
  * error: the commands are simply never called). */
-int telemetry_register(const struct control *c);
+int telemetry_register(struct control *c);
 
 /* Before the workers are freed: later calls answer null. */
 void telemetry_detach(void);

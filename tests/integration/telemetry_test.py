@@ -12,6 +12,8 @@
   - /helogate/workers: one column entry per worker, ",0" one worker, a
     worker that does not exist answers null;
   - /helogate/config: the running configuration;
+  - /helogate/mode,enforce switches the live mode (what an operator of the
+    systemd service, which has no console, uses);
   - dpdk-telemetry.py (Debian's dpdk-dev) gives the same answers;
   - dpdk-dumpcap captures from a running instance when hugepages exist
     (it attaches as a secondary process, which --no-huge memory cannot
@@ -140,6 +142,12 @@ def main():
                   c["local_domain"] == ["lab-mail.net"] and c["sensor_name"] == "tel-1" and
                   c["smtp_port"] == [25], "/helogate/config: the running configuration",
                   json.dumps(c))
+            m = h.telemetry("/helogate/mode,enforce")
+            check(m == {"mode": "enforce", "configured_mode": "detect"} and
+                  h.telemetry("/helogate/config")["mode"] == "enforce" and
+                  h.telemetry("/helogate/mode,audit") is None and
+                  h.telemetry("/helogate/mode")["mode"] == "enforce",
+                  "/helogate/mode: sets the live mode; a bad value answers null", json.dumps(m))
             tool = shutil.which("dpdk-telemetry.py")
             if tool is None:
                 print("SKIP dpdk-telemetry.py: not installed (Debian package dpdk-dev)")
