@@ -18,16 +18,21 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 
 #include "dp/config.h"
 #include "dp/policy_rcu.h"
 #include "judge/policy.h"
+#include "dp/console.h"
+#include "dp/control.h"
 #include "filter/event.h"
 #include "filter/event_log.h"
+#include "dp/notify.h"
 #include "dp/port.h"
 #include "dp/preflight.h"
 #include "smtp/scan.h"
 #include "dp/stats.h"
+#include "dp/telemetry.h"
 #include "dp/worker.h"
 
 static volatile bool stop_requested;
@@ -201,6 +206,21 @@ static void log_policy(const char *what, const struct policy *p)
 	fprintf(stderr, "helogate: %s %s: %s\n", stamp, what, line);
 }
 
+/* The watchdog is fed only while every worker's poll loop moves: a stuck
+ * lcore stops the pings and systemd restarts the service. */
+static bool workers_alive(struct worker *const *workers, unsigned n, uint64_t *last_loops)
+{
+	bool alive = true;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t loops = worker_loops(workers[i]);
+		if (loops == last_loops[i])
+			alive = false;
+		last_loops[i] = loops;
+	}
+	return alive;
+}
+
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
 {
 	uint64_t rx = 0;
@@ -282,9 +302,12 @@ int main(int argc, char **argv)
 	if (pool == NULL)
 		die("cannot create the mbuf pool: %s (try -m with more memory or --mbufs)",
 		    rte_strerror(rte_errno));
+	static struct control control;
 	struct worker_shared shared = {
 		.cfg = &cfg,
 		.policy = policy,
+		.mode = &control.mode,
+		.actions = control.actions,
 		.commands = commands,
 		.mbufs = pool,
 	};
@@ -297,6 +320,25 @@ int main(int argc, char **argv)
 			die("%s", err);
 		worker_set_stop_flag(workers[i], &stop_requested);
 	}
+
+	control.cfg = &cfg;
+	control.workers = workers;
+	control.n_workers = n_workers;
+	control.mbufs = pool;
+	control.events = events_out;
+	control.reload = &reload_requested;
+	control.stop = &stop_requested;
+	if (control_init(&control) != 0)
+		die("%s", "out of memory");
+	if (telemetry_register(&control) != 0)
+		fprintf(stderr, "helogate: telemetry commands not registered\n");
+	/* dpdk-dumpcap attaches as a secondary process: it needs the shared
+	 * configuration (not --no-shconf, which replays and the lab use:
+	 * ENOTSUP then, silently) and memory it can map (hugepages). */
+	bool pdump = rte_pdump_init() == 0;
+	if (!pdump && rte_errno != ENOTSUP)
+		fprintf(stderr, "helogate: packet capture (dpdk-dumpcap) unavailable: %s\n",
+			rte_strerror(rte_errno));
 
 	uint16_t ports[2];
 	unsigned n_ports = 0;
@@ -324,10 +366,26 @@ int main(int argc, char **argv)
 			die("%s", "cannot launch a worker lcore");
 		next++;
 	}
-	fprintf(stderr, "helogate: %u worker(s), %s mode, %s\n", n_workers,
-		cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
-		cfg.single_port ? "single-port lab layout" : "inline layout");
+	char run_status[128];
+	snprintf(run_status, sizeof(run_status), "%u worker(s), %s mode, %s", n_workers,
+		 cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
+		 cfg.single_port ? "single-port lab layout" : "inline layout");
+	fprintf(stderr, "helogate: %s\n", run_status);
 	log_policy("policy loaded", first);
+	notify_ready(run_status);
+	uint64_t watchdog_ms = notify_watchdog_ms() / 2, last_watchdog_ms = worker_clock_ms();
+	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops));
+	if (last_loops == NULL)
+		die("%s", "out of memory");
+	struct console_period period = {0};
+	if (cfg.stats_period_ms && console_period_init(&period, &control, worker_clock_ms()) != 0)
+		die("%s", "out of memory");
+	bool console_on = false;
+	if (cfg.interactive) {
+		console_on = console_start(&control) == 0;
+		if (!console_on)
+			fprintf(stderr, "helogate: the console could not start\n");
+	}
 
 	/* The control loop: never on the data path, so it may sleep and do I/O. */
 	const struct event_format event_fmt = {.host = cfg.sensor_name, .replies = &cfg.replies};
@@ -339,6 +397,7 @@ int main(int argc, char **argv)
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
 			reload_requested = 0;
+			notify_reloading();
 			/* All or nothing: built completely, then one swap. */
 			struct policy *next =
 				load_policy(app_argc, app_argv, n_workers, err, sizeof(err));
@@ -353,7 +412,20 @@ int main(int argc, char **argv)
 				fprintf(stderr, "helogate: events file not reopened, "
 						"still writing the old one: %s\n",
 					err);
+			notify_ready(run_status);
 		}
+		if (watchdog_ms && now - last_watchdog_ms >= watchdog_ms) {
+			last_watchdog_ms = now;
+			if (workers_alive(workers, n_workers, last_loops))
+				notify_watchdog();
+			else
+				fprintf(stderr, "helogate: a worker lcore is not polling: "
+						"watchdog not fed\n");
+		}
+		if (console_on)
+			console_on = console_poll();
+		if (cfg.stats_period_ms && now - period.last_ms >= cfg.stats_period_ms)
+			console_period_print(stdout, &period, &control, now);
 		if (now - last_loss_report_ms >= loss_report_ms) {
 			last_loss_report_ms = now;
 			report_event_losses(events_out, &losses_reported);
@@ -375,7 +447,12 @@ int main(int argc, char **argv)
 			usleep(1000);
 	}
 	stop_requested = true;
+	console_stop(); /* the terminal back in its mode before anything is printed */
+	notify_stopping();
 	rte_eal_mp_wait_lcore();
+	telemetry_detach();
+	if (pdump)
+		rte_pdump_uninit();
 	drain_events(workers, n_workers, events_out, &event_fmt);
 	for (unsigned i = 0; i < n_ports; i++)
 		port_stop(ports[i]);
@@ -403,6 +480,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n_workers; i++)
 		worker_free(workers[i]);
 	free(workers);
+	free(last_loops);
+	control_free(&control);
+	console_period_free(&period);
 	scan_commands_free(commands);
 	policy_rcu_destroy(policy);
 	free(app_argv);

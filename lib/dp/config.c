@@ -70,6 +70,8 @@ enum config_key {
 	KEY_MBUFS,
 	KEY_EXIT_IDLE,
 	KEY_STATS_INTERVAL,
+	KEY_STATS_PERIOD,
+	KEY_INTERACTIVE,
 	KEY_VERIFY_CHECKSUMS,
 	KEY_REPLY,
 	KEY_TAKEOVER_WAIT,
@@ -110,6 +112,8 @@ static const struct option long_options[] = {
 	{"mbufs", required_argument, NULL, KEY_MBUFS},
 	{"exit-idle", required_argument, NULL, KEY_EXIT_IDLE},
 	{"stats-interval", required_argument, NULL, KEY_STATS_INTERVAL},
+	{"stats-period", required_argument, NULL, KEY_STATS_PERIOD},
+	{"interactive", no_argument, NULL, KEY_INTERACTIVE},
 	{"verify-checksums", required_argument, NULL, KEY_VERIFY_CHECKSUMS},
 	{"reply", required_argument, NULL, KEY_REPLY},
 	{"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
@@ -170,6 +174,10 @@ void config_print_usage(const char *prog)
 	       "  --stats FILE|-         counters as JSON at exit (- = stdout)\n"
 	       "  --sensor-name NAME     the events' \"host\" (default: this host's name)\n"
 	       "  --stats-interval S     print a counters line to stderr every S seconds\n"
+	       "  --stats-period S       every S seconds, rates and levels per worker and in\n"
+	       "                         total on stdout (rx/tx pps, sessions/s, judged/s, ...)\n"
+	       "  -i, --interactive      a console on stdin/stdout: show stats|workers|verdicts|\n"
+	       "                         config, clear stats, reload, set mode, set action, quit\n"
 	       "  --config FILE          INI file, section [helogate], same keys as these options;\n"
 	       "                         list options on the command line replace the file's list\n"
 	       "                         (SIGHUP reloads it and every list: the whole policy)\n"
@@ -379,6 +387,11 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		if (!parse_uint(value, 86400, &v))
 			return fail(err, err_size, where, key, "must be seconds, not", value);
 		cfg->stats_interval_ms = (uint32_t)v * 1000;
+		return 0;
+	case KEY_STATS_PERIOD:
+		if (!parse_uint(value, 86400, &v))
+			return fail(err, err_size, where, key, "must be seconds, not", value);
+		cfg->stats_period_ms = (uint32_t)v * 1000;
 		return 0;
 	case KEY_VERIFY_CHECKSUMS:
 		if (strcmp(value, "yes") == 0)
@@ -612,6 +625,11 @@ static int config_check_conflicts(const struct config *cfg, char *err, size_t er
 			 strcmp(cfg->events_path, "-") == 0 ? "-" : cfg->stats_path);
 		return -1;
 	}
+	if (strcmp(cfg->events_path, "-") == 0 && (cfg->interactive || cfg->stats_period_ms)) {
+		snprintf(err, err_size, "--events - conflicts with %s (both write to standard output)",
+			 cfg->interactive ? "--interactive" : "--stats-period");
+		return -1;
+	}
 	if (cfg->single_port && cfg->inline_ports_set) {
 		snprintf(err, err_size,
 			 "--single-port (lab layout) conflicts with --outside/--inside "
@@ -636,12 +654,12 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 	/* First pass: the config file only, so the command line overrides it. */
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i", long_options, NULL)) != -1) {
 		if (c == KEY_CONFIG && config_load_file(cfg, optarg, err, err_size) != 0)
 			return -1;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i", long_options, NULL)) != -1) {
 		switch (c) {
 		case KEY_CONFIG:
 			break;
@@ -653,6 +671,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 			return 1;
 		case KEY_CHECK_CONFIG:
 			cfg->check_only = true;
+			break;
+		case KEY_INTERACTIVE:
+		case 'i':
+			cfg->interactive = true;
 			break;
 		case ':':
 			snprintf(err, err_size, "option '%s' needs a value", argv[optind - 1]);

@@ -68,6 +68,8 @@ struct config {
 	uint32_t mbufs;              /* mbuf pool size */
 	uint32_t exit_idle_ms;       /* 0 = run until a signal; else stop after this long without packets */
 	uint32_t stats_interval_ms;  /* 0 = none; else print a counters line to stderr periodically */
+	uint32_t stats_period_ms;    /* 0 = none; else rates and levels on stdout periodically */
+	bool interactive;            /* -i: the console on standard input and output */
 	bool verify_checksums;       /* verify TCP checksums in software when the port did not */
 	uint32_t takeover_wait_ms;   /* how long a takeover may wait for a quiet session */
 	uint32_t takeover_session_ms; /* a taken-over session's lifetime (postscreen: 300 s) */
@@ -84,7 +86,8 @@ void config_defaults(struct config *cfg);
  * options override it, and a list given on the command line (--smtp-port,
  * --local-domain, --local-ip) replaces the file's list. Conflicting options
  * are refused (--events and --stats naming one file, --single-port with
- * --outside/--inside, a repeated --smtp-port). Returns 0, 1 when --help or
+ * --outside/--inside, a repeated --smtp-port, --events - with the console
+ * or --stats-period, which own standard output). Returns 0, 1 when --help or
  * --version was printed, or -1 with a one-line message in err. */
 int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_size);
 

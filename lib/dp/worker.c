@@ -24,6 +24,7 @@
 #include "tcp/flow_table.h"
 #include "tcp/syn_queue.h"
 #include "smtp/scan.h"
+#include "dp/control.h"
 #include "dp/policy_rcu.h"
 #include "filter/event.h"
 #include "filter/inspect.h"
@@ -47,6 +48,7 @@ struct worker {
 	struct worker_tx tx[WORKER_SIDE_COUNT];
 	int rx_ts_offset;    /* the mbuf's receive-timestamp field, -1: none */
 	uint64_t rx_ts_flag; /* its ol_flags bit, 0: none */
+	uint64_t loops;      /* poll-loop iterations: the control thread's liveness check */
 };
 
 uint64_t worker_clock_ms(void)
@@ -144,6 +146,18 @@ static void refresh_policy(struct worker *w)
 
 	w->env.policy = p;
 	w->env.params.replies = live != NULL ? &live->replies : &w->shared.cfg->replies;
+	/* The operator's live overrides (relaxed loads: a burst sees one value). */
+	if (w->shared.mode != NULL) {
+		enum config_mode configured = live != NULL ? live->mode : w->shared.cfg->mode;
+		uint32_t mode = __atomic_load_n(w->shared.mode, __ATOMIC_RELAXED);
+		w->env.mode_override = mode == (uint32_t)configured ? SESSION_MODE_AS_CONFIGURED
+				       : mode == CONFIG_MODE_DETECT ? SESSION_MODE_DETECT
+								    : SESSION_MODE_ENFORCE;
+	}
+	if (w->shared.actions != NULL)
+		for (int r = 0; r < VERDICT_COUNT; r++)
+			w->env.action_override[r] = control_live_action(
+				__atomic_load_n(&w->shared.actions[r], __ATOMIC_RELAXED));
 }
 
 /* ---- acting on dispositions ------------------------------------------------------------ */
@@ -628,7 +642,6 @@ int worker_run(void *arg)
 	enum worker_side sides[2];
 	unsigned n_sides;
 	uint16_t queue = (uint16_t)w->id;
-	uint32_t loops = 0;
 
 	if (cfg->single_port) {
 		sides[0] = WORKER_SIDE_LAB;
@@ -659,7 +672,9 @@ int worker_run(void *arg)
 			worker_handle_burst(w, pkts, n, sides[s], now);
 			flush_all(w, ports);
 		}
-		if ((++loops & 15) == 0) {
+		uint64_t loops = w->loops + 1;
+		__atomic_store_n(&w->loops, loops, __ATOMIC_RELAXED); /* read by worker_loops() */
+		if ((loops & 15) == 0) {
 			worker_expire(w, now);
 			/* Timers inject too (retransmissions, 421, RSTs): they
 			 * leave now, not with the next received burst. */
@@ -697,6 +712,11 @@ unsigned worker_id(const struct worker *w)
 uint32_t worker_flow_count(const struct worker *w)
 {
 	return flow_table_count(w->flows);
+}
+
+uint64_t worker_loops(const struct worker *w)
+{
+	return __atomic_load_n(&w->loops, __ATOMIC_RELAXED);
 }
 
 uint32_t worker_blocks_in_use(const struct worker *w)

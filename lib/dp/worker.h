@@ -36,6 +36,14 @@ struct worker_shared {
 	struct policy_rcu *policy;            /* never NULL; holds a policy before traffic */
 	const struct scan_commands *commands; /* the SMTP command database */
 	struct rte_mempool *mbufs;            /* where injected segments come from */
+	/* The live mode (enum config_mode), changed by the console's `set
+	 * mode` with an atomic store; each worker loads it once per burst,
+	 * so a burst is handled in one mode. NULL: cfg->mode, fixed. */
+	const uint32_t *mode;
+	/* Live per-reason actions (enum control_action, VERDICT_COUNT bytes),
+	 * set by the console's `set action`; 0 (CONTROL_ACTION_MODE) leaves a
+	 * reason to the policy and the live mode. NULL: none. */
+	const uint8_t *actions;
 };
 
 /* Where a packet came from or goes to. Inline mode uses OUTSIDE (clients)
@@ -95,6 +103,10 @@ uint32_t worker_blocks_in_use(const struct worker *w);
  * accounting identity's "held"; readable from any thread, a few packets
  * old). worker_run() frees the fragments when it stops. */
 uint32_t worker_held(const struct worker *w);
+
+/* Iterations of the poll loop so far (readable from any thread): a worker
+ * whose count stops moving is stuck (the systemd watchdog check). */
+uint64_t worker_loops(const struct worker *w);
 
 /* Milliseconds since an arbitrary epoch, from the TSC. */
 uint64_t worker_clock_ms(void);

@@ -76,7 +76,7 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 		bool rcpt = cmd->verb == SMTP_VERB_RCPT;
 		enum verdict_reason reason = session_judge(env, s, ctx->key, rcpt ? cmd->arg : NULL,
 							   rcpt ? cmd->arg_len : 0);
-		enum policy_action action = policy_action(env->policy, reason);
+		enum policy_action action = session_action(env, reason);
 		if (action == POLICY_OFF) /* ok, allowed, or --action REASON=off */
 			return SMTP_CONTINUE;
 		if (action == POLICY_ENFORCE &&

@@ -122,6 +122,21 @@ enum verdict_reason session_judge(struct session_env *env, const struct session 
 	return reason;
 }
 
+enum policy_action session_action(const struct session_env *env, enum verdict_reason reason)
+{
+	enum policy_action action = policy_action(env->policy, reason);
+
+	if (reason == VERDICT_OK || reason == VERDICT_ALLOWED)
+		return POLICY_OFF;
+	if (env->action_override[reason] != 0)
+		return (enum policy_action)(env->action_override[reason] - 1);
+	if (env->mode_override == SESSION_MODE_DETECT && action == POLICY_ENFORCE)
+		return POLICY_DETECT;
+	if (env->mode_override == SESSION_MODE_ENFORCE && action == POLICY_DETECT)
+		return POLICY_ENFORCE;
+	return action;
+}
+
 /* The recipient an event names: the mailbox rcpt_parse() finds, else (NUL
  * bytes, broken quoting) the text between the angle brackets or all of it,
  * bytes as they are. */

@@ -80,6 +80,12 @@ struct session_env {
 	 * the worker from policy_rcu, valid until its next quiescent point. */
 	const struct policy *policy;
 	uint16_t worker_id; /* also the policy reader id */
+	/* The operator's live overrides (console, telemetry), loaded by the
+	 * worker once per burst: the mode (SESSION_MODE_*) when it differs
+	 * from the configured one, and a per-reason action (POLICY_*+1; 0:
+	 * none). session_action() applies them. */
+	uint8_t mode_override;
+	uint8_t action_override[VERDICT_COUNT];
 	bool profiling;
 	/* The packet at hand, for its events: receive time (ns since 1970,
 	 * 0 = none: the event takes the clock) and VLAN tags (NULL outside a
@@ -124,6 +130,15 @@ const char *session_helo(const struct session_env *env, const struct session *s)
  * TO:", or NULL (at STARTTLS). Counts judged, verdicts[] and allowed. */
 enum verdict_reason session_judge(struct session_env *env, const struct session *s,
 				  const struct flow_key *key, const uint8_t *rcpt, uint32_t rcpt_len);
+
+#define SESSION_MODE_AS_CONFIGURED 0
+#define SESSION_MODE_DETECT 1
+#define SESSION_MODE_ENFORCE 2
+
+/* The action for a verdict: the policy's, unless the operator overrode the
+ * reason (set action) or the mode (set mode moves every reason between
+ * detect and enforce; off stays off). ok and allowed are always off. */
+enum policy_action session_action(const struct session_env *env, enum verdict_reason reason);
 
 /* Write one event (command: "RCPT" or "STARTTLS"); counted as written, or
  * as dropped when the ring is full. */

@@ -320,6 +320,9 @@ static void test_conflicting_options_are_refused(void **state)
 		{{"--single-port", "0", "--outside", "2", NULL},
 		 "--single-port (lab layout) conflicts"},
 		{{"--smtp-port", "25", "--smtp-port", "25", NULL}, "--smtp-port 25 given twice"},
+		{{"-i", "--events", "-", NULL}, "--events - conflicts with --interactive"},
+		{{"--stats-period", "5", "--events", "-", NULL},
+		 "--events - conflicts with --stats-period"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
@@ -329,6 +332,22 @@ static void test_conflicting_options_are_refused(void **state)
 	}
 	const char *apart[] = {"--events", "/tmp/hg-events", "--stats", "-", NULL};
 	assert_int_equal(parse(&cfg, err, apart), 0);
+}
+
+static void test_console_options(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+
+	assert_int_equal(parse(&cfg, err, (const char *[]){"-i", "--stats-period", "5", NULL}), 0);
+	assert_true(cfg.interactive);
+	assert_int_equal(cfg.stats_period_ms, 5000);
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--interactive", NULL}), 0);
+	assert_true(cfg.interactive);
+	assert_int_equal(cfg.stats_period_ms, 0);
+	assert_int_equal(parse(&cfg, err, (const char *[]){"--stats-period", "x", NULL}), -1);
+	assert_non_null(strstr(err, "stats-period: must be seconds"));
 }
 
 static void test_version_and_check_config(void **state)
@@ -358,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_comments_blank_lines_and_crlf_are_accepted),
 		cmocka_unit_test(test_command_line_lists_replace_the_files_lists),
 		cmocka_unit_test(test_conflicting_options_are_refused),
+		cmocka_unit_test(test_console_options),
 		cmocka_unit_test(test_version_and_check_config),
 		cmocka_unit_test(test_actions_resolve_per_reason_over_the_mode),
 	};
