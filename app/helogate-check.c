@@ -76,29 +76,30 @@ static const struct option long_options[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: " PROG " [--config FILE] [--banlist FILE] [--banned-patterns FILE]\n"
-	             "       [--server-ip ADDR]... [--rcpt ARG] [--local-domain NAME]...\n"
-	             "       [--local-name NAME]... [--psl FILE] [--allow-clients FILE --client ADDR]\n"
-	             "       [--allow-helos FILE]\n"
-	             "\n"
-	             "Reads one HELO/EHLO argument per line from stdin (a trailing CR is\n"
-	             "stripped) and prints one line per input line: REASON<TAB>ARGUMENT.\n"
-	             "\n"
-	             "  --config FILE          helogate's INI file: its lists, local names and\n"
-	             "                         addresses (the options below add or override)\n"
-	             "  --banlist FILE         banned names, one per line ('#' comments)\n"
-	             "  --banned-patterns FILE banned-name regular expressions, one per line\n"
-	             "  --server-ip ADDR       an address of the receiving server (repeatable)\n"
-	             "  --rcpt ARG             the text after \"RCPT TO:\" on the wire\n"
-	             "  --local-domain NAME    a domain the server receives mail for (repeatable)\n"
-	             "  --local-name NAME      the server's own name (repeatable)\n"
-	             "  --psl FILE             public suffix list (default " HG_DEFAULT_PSL_FILE ")\n"
-	             "  --allow-clients FILE   exempt client addresses and prefixes\n"
-	             "  --client ADDR          the client's address, for --allow-clients\n"
-	             "  --allow-helos FILE     exempt HELO names (and their subdomains)\n"
-	             "  -h, --help             show this help\n"
-	             "\n"
-	             "Reasons, in precedence order (the first that applies wins):\n");
+	fprintf(out,
+	        "Usage: " PROG " [--config FILE] [--banlist FILE] [--banned-patterns FILE]\n"
+	        "       [--server-ip ADDR]... [--rcpt ARG] [--local-domain NAME]...\n"
+	        "       [--local-name NAME]... [--psl FILE] [--allow-clients FILE --client ADDR]\n"
+	        "       [--allow-helos FILE]\n"
+	        "\n"
+	        "Reads one HELO/EHLO argument per line from stdin (a trailing CR is\n"
+	        "stripped) and prints one line per input line: REASON<TAB>ARGUMENT.\n"
+	        "\n"
+	        "  --config FILE          helogate's INI file: its lists, local names and\n"
+	        "                         addresses (the options below add or override)\n"
+	        "  --banlist FILE         banned names, one per line ('#' comments)\n"
+	        "  --banned-patterns FILE banned-name regular expressions, one per line\n"
+	        "  --server-ip ADDR       an address of the receiving server (repeatable)\n"
+	        "  --rcpt ARG             the text after \"RCPT TO:\" on the wire\n"
+	        "  --local-domain NAME    a domain the server receives mail for (repeatable)\n"
+	        "  --local-name NAME      the server's own name (repeatable)\n"
+	        "  --psl FILE             public suffix list (default " HG_DEFAULT_PSL_FILE ")\n"
+	        "  --allow-clients FILE   exempt client addresses and prefixes\n"
+	        "  --client ADDR          the client's address, for --allow-clients\n"
+	        "  --allow-helos FILE     exempt HELO names (and their subdomains)\n"
+	        "  -h, --help             show this help\n"
+	        "\n"
+	        "Reasons, in precedence order (the first that applies wins):\n");
 	for (unsigned i = 1; i <= VERDICT_COUNT; i++) {
 		enum verdict_reason r = (enum verdict_reason)(i % VERDICT_COUNT);
 
@@ -278,7 +279,8 @@ int main(int argc, char **argv)
 	if (status >= 0)
 		goto out;
 	config_defaults(&cfg);
-	if (opt.config_path != NULL && config_load_file(&cfg, opt.config_path, err, sizeof(err)) != 0) {
+	if (opt.config_path != NULL &&
+	    config_load_file(&cfg, opt.config_path, err, sizeof(err)) != 0) {
 		status = fail("%s", err);
 		goto out;
 	}
@@ -288,7 +290,7 @@ int main(int argc, char **argv)
 	set_path(cfg.allow_clients_path, opt.allow_clients_path);
 	set_path(cfg.allow_helos_path, opt.allow_helos_path);
 	if (cfg.n_local_domains + cfg.n_local_names + opt.n_local_names >
-		    CONFIG_MAX_LOCAL_DOMAINS + 64 ||
+	        CONFIG_MAX_LOCAL_DOMAINS + 64 ||
 	    cfg.n_local_ips + opt.n_server_ips > CONFIG_MAX_LOCAL_IPS + 64) {
 		status = fail("too many local names or addresses");
 		goto out;

@@ -73,7 +73,7 @@ static FILE *open_output(const char *path)
 
 /* Write every event the workers have published; returns how many. */
 static unsigned drain_events(struct worker *const *workers, unsigned n, struct event_log *out,
-			     const struct event_format *fmt)
+                             const struct event_format *fmt)
 {
 	char line[EVENT_JSON_MAX];
 	unsigned written = 0;
@@ -101,9 +101,9 @@ static void report_event_losses(const struct event_log *log, uint64_t *reported)
 	if (log == NULL || log->write_failed == *reported)
 		return;
 	fprintf(stderr,
-		"helogate: %llu event(s) not written to %s (%s); events_write_failed %llu\n",
-		(unsigned long long)(log->write_failed - *reported), log->path,
-		strerror(log->last_errno), (unsigned long long)log->write_failed);
+	        "helogate: %llu event(s) not written to %s (%s); events_write_failed %llu\n",
+	        (unsigned long long)(log->write_failed - *reported), log->path,
+	        strerror(log->last_errno), (unsigned long long)log->write_failed);
 	*reported = log->write_failed;
 }
 
@@ -131,7 +131,7 @@ static int split_args(int argc, char **argv, char **app, bool *eal_args)
 			return n;
 		}
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "--version") == 0 ||
-			 strcmp(argv[1], "--check-config") == 0))
+	                 strcmp(argv[1], "--check-config") == 0))
 		for (int j = 1; j < argc; j++)
 			app[n++] = argv[j];
 	else
@@ -143,20 +143,22 @@ static int split_args(int argc, char **argv, char **app, bool *eal_args)
 static int check_ports(const struct config *cfg)
 {
 	uint16_t ports[2] = {cfg->single_port ? cfg->lab_port : cfg->outside_port,
-			     cfg->inside_port};
+	                     cfg->inside_port};
 	unsigned n = cfg->single_port ? 1 : 2;
 	char name[RTE_ETH_NAME_MAX_LEN];
 
 	for (unsigned i = 0; i < n; i++) {
 		if (!rte_eth_dev_is_valid_port(ports[i])) {
 			fprintf(stderr, "helogate: port %u does not exist (%u port(s) found)\n",
-				ports[i], rte_eth_dev_count_avail());
+			        ports[i], rte_eth_dev_count_avail());
 			return -1;
 		}
 		rte_eth_dev_get_name_by_port(ports[i], name);
 		fprintf(stderr, "helogate: %-16s %u: %s\n",
-			cfg->single_port ? "port (lab)" : i == 0 ? "outside port" : "inside port",
-			ports[i], name);
+		        cfg->single_port ? "port (lab)"
+		        : i == 0         ? "outside port"
+		                         : "inside port",
+		        ports[i], name);
 	}
 	return 0;
 }
@@ -166,7 +168,7 @@ static int check_ports(const struct config *cfg)
  * (the configuration rides along as the policy's attachment). NULL with
  * "FILE:LINE: reason" in err; nothing is half built. */
 static struct policy *load_policy(int argc, char **argv, unsigned n_readers, char *err,
-				  size_t err_size)
+                                  size_t err_size)
 {
 	struct config *cfg = malloc(sizeof(*cfg));
 	const char *names[CONFIG_MAX_LOCAL_DOMAINS];
@@ -254,7 +256,7 @@ int main(int argc, char **argv)
 			die("%s", err);
 		if (!with_eal) {
 			fprintf(stderr, "helogate: configuration OK (ports not checked: no EAL "
-					"options before '--')\n");
+			                "options before '--')\n");
 			return 0;
 		}
 	}
@@ -296,20 +298,19 @@ int main(int argc, char **argv)
 	}
 	FILE *stats_out = open_output(cfg.stats_path);
 
-	struct rte_mempool *pool = rte_pktmbuf_pool_create("helogate_mbufs", cfg.mbufs, 256, 0,
-							   RTE_MBUF_DEFAULT_BUF_SIZE,
-							   (int)rte_socket_id());
+	struct rte_mempool *pool = rte_pktmbuf_pool_create(
+	    "helogate_mbufs", cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (pool == NULL)
 		die("cannot create the mbuf pool: %s (try -m with more memory or --mbufs)",
 		    rte_strerror(rte_errno));
 	static struct control control;
 	struct worker_shared shared = {
-		.cfg = &cfg,
-		.policy = policy,
-		.mode = &control.mode,
-		.actions = control.actions,
-		.commands = commands,
-		.mbufs = pool,
+	    .cfg = &cfg,
+	    .policy = policy,
+	    .mode = &control.mode,
+	    .actions = control.actions,
+	    .commands = commands,
+	    .mbufs = pool,
 	};
 	struct worker **workers = calloc(n_workers, sizeof(*workers));
 	if (workers == NULL)
@@ -338,7 +339,7 @@ int main(int argc, char **argv)
 	bool pdump = rte_pdump_init() == 0;
 	if (!pdump && rte_errno != ENOTSUP)
 		fprintf(stderr, "helogate: packet capture (dpdk-dumpcap) unavailable: %s\n",
-			rte_strerror(rte_errno));
+		        rte_strerror(rte_errno));
 
 	uint16_t ports[2];
 	unsigned n_ports = 0;
@@ -368,8 +369,8 @@ int main(int argc, char **argv)
 	}
 	char run_status[128];
 	snprintf(run_status, sizeof(run_status), "%u worker(s), %s mode, %s", n_workers,
-		 cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
-		 cfg.single_port ? "single-port lab layout" : "inline layout");
+	         cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
+	         cfg.single_port ? "single-port lab layout" : "inline layout");
 	fprintf(stderr, "helogate: %s\n", run_status);
 	log_policy("policy loaded", first);
 	notify_ready(run_status);
@@ -400,18 +401,21 @@ int main(int argc, char **argv)
 			notify_reloading();
 			/* All or nothing: built completely, then one swap. */
 			struct policy *next =
-				load_policy(app_argc, app_argv, n_workers, err, sizeof(err));
+			    load_policy(app_argc, app_argv, n_workers, err, sizeof(err));
 			if (next == NULL) {
-				fprintf(stderr, "helogate: reload failed, the whole old policy kept: %s\n",
-					err);
+				fprintf(stderr,
+				        "helogate: reload failed, the whole old policy kept: %s\n",
+				        err);
 			} else {
 				policy_rcu_replace(policy, next);
 				log_policy("policy reloaded", next);
 			}
-			if (events_out != NULL && event_log_reopen(events_out, err, sizeof(err)) != 0)
-				fprintf(stderr, "helogate: events file not reopened, "
-						"still writing the old one: %s\n",
-					err);
+			if (events_out != NULL &&
+			    event_log_reopen(events_out, err, sizeof(err)) != 0)
+				fprintf(stderr,
+				        "helogate: events file not reopened, "
+				        "still writing the old one: %s\n",
+				        err);
 			notify_ready(run_status);
 		}
 		if (watchdog_ms && now - last_watchdog_ms >= watchdog_ms) {
@@ -420,7 +424,7 @@ int main(int argc, char **argv)
 				notify_watchdog();
 			else
 				fprintf(stderr, "helogate: a worker lcore is not polling: "
-						"watchdog not fed\n");
+				                "watchdog not fed\n");
 		}
 		if (console_on)
 			console_on = console_poll();
@@ -462,7 +466,7 @@ int main(int argc, char **argv)
 	uint64_t write_failed = events_out != NULL ? events_out->write_failed : 0;
 	if (stats_out != NULL)
 		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool),
-				 write_failed);
+		                 write_failed);
 	stats_write_line(stderr, workers, n_workers);
 	report_event_losses(events_out, &losses_reported);
 	struct worker_counters total;
@@ -470,9 +474,9 @@ int main(int argc, char **argv)
 	int status = 0;
 	if (write_failed > 0 || total.events_dropped > 0) {
 		fprintf(stderr,
-			"helogate: events were lost: %llu not written (events_write_failed), "
-			"%llu dropped on a full ring (events_dropped)\n",
-			(unsigned long long)write_failed, (unsigned long long)total.events_dropped);
+		        "helogate: events were lost: %llu not written (events_write_failed), "
+		        "%llu dropped on a full ring (events_dropped)\n",
+		        (unsigned long long)write_failed, (unsigned long long)total.events_dropped);
 		status = 1;
 	}
 	if (stats_out != NULL && stats_out != stdout)

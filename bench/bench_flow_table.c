@@ -141,10 +141,10 @@ static struct result measure(struct flow_table *t, uint32_t flows, uint64_t quer
 			found += b.out[j] >= 0;
 	}
 	struct result res = {
-		.single = (double)single / (double)(rounds * BURST),
-		.serial = (double)serial / (double)(rounds * BURST),
-		.bulk = (double)bulk / (double)(rounds * BURST),
-		.found = found,
+	    .single = (double)single / (double)(rounds * BURST),
+	    .serial = (double)serial / (double)(rounds * BURST),
+	    .bulk = (double)bulk / (double)(rounds * BURST),
+	    .found = found,
 	};
 	return res;
 }
@@ -199,7 +199,7 @@ static int run(uint32_t flows, uint32_t record_size, uint64_t queries)
 	uint64_t rounds = queries / (3 * BURST);
 	if (hit.found != rounds * 3 * BURST || miss.found != 0) {
 		fprintf(stderr, "wrong answers: %" PRIu64 " hits, %" PRIu64 " false hits\n",
-			hit.found, miss.found);
+		        hit.found, miss.found);
 		return 1;
 	}
 	printf("| %9u | %6.1f | %6.2f | %5.0f | %6.0f ", flows,
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 			queries = strtoull(optarg, NULL, 0);
 		else {
 			fprintf(stderr, "usage: %s [-r record_size] [-q queries] [flows ...]\n",
-				argv[0]);
+			        argv[0]);
 			return 2;
 		}
 	}

@@ -395,7 +395,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		fprintf(stderr, "helogate-bench: %s\n", err);
 		return 2;
 	}
-	enum config_mode mode = o->mode >= 0                       ? (enum config_mode)o->mode
+	enum config_mode mode = o->mode >= 0                   ? (enum config_mode)o->mode
 	                        : strcmp(name, "enforce") == 0 ? CONFIG_MODE_ENFORCE
 	                                                       : CONFIG_MODE_DETECT;
 	if (mode == CONFIG_MODE_ENFORCE && prof.has_events &&
@@ -699,7 +699,8 @@ int main(int argc, char **argv)
 		int fd = mkstemp(banned_tmp);
 		static const char banned[] =
 		    "fakedomain.xyz\nspam-cannon.example.com\nbulk-sender.example.net\n";
-		if (fd < 0 || write(fd, banned, sizeof(banned) - 1) != (ssize_t)sizeof(banned) - 1) {
+		if (fd < 0 ||
+		    write(fd, banned, sizeof(banned) - 1) != (ssize_t)sizeof(banned) - 1) {
 			fprintf(stderr, "helogate-bench: %s: %s\n", banned_tmp, strerror(errno));
 			return 2;
 		}

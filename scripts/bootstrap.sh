@@ -16,7 +16,7 @@ build_pkgs=(gcc clang libclang-rt-14-dev meson ninja-build pkg-config python3
             libsystemd-dev scdoc)
 # systemd: systemd-analyze verify on helogate.service; man-db: the unit's
 # Documentation= check; dpdk-dev: dpdk-telemetry.py and dpdk-dumpcap.
-test_pkgs=(iproute2 ethtool tcpdump logrotate systemd man-db dpdk-dev)
+test_pkgs=(iproute2 ethtool tcpdump logrotate systemd man-db dpdk-dev clang-format)
 lab_pkgs=(postfix swaks iproute2 ethtool procps psmisc python3 nftables openssl libnet-ssleay-perl)
 bench_pkgs=(gnuplot-nox postfix)
 

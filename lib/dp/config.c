@@ -88,46 +88,46 @@ enum config_key {
 };
 
 static const struct option long_options[] = {
-	{"config", required_argument, NULL, KEY_CONFIG},
-	{"outside", required_argument, NULL, KEY_OUTSIDE},
-	{"inside", required_argument, NULL, KEY_INSIDE},
-	{"single-port", required_argument, NULL, KEY_SINGLE_PORT},
-	{"smtp-port", required_argument, NULL, KEY_SMTP_PORT},
-	{"mode", required_argument, NULL, KEY_MODE},
-	{"banlist", required_argument, NULL, KEY_BANLIST},
-	{"banned-patterns", required_argument, NULL, KEY_PATTERNS},
-	{"psl", required_argument, NULL, KEY_PSL},
-	{"local-domain", required_argument, NULL, KEY_LOCAL_DOMAIN},
-	{"local-ip", required_argument, NULL, KEY_LOCAL_IP},
-	{"events", required_argument, NULL, KEY_EVENTS},
-	{"stats", required_argument, NULL, KEY_STATS},
-	{"flows", required_argument, NULL, KEY_FLOWS},
-	{"blocks", required_argument, NULL, KEY_BLOCKS},
-	{"event-ring", required_argument, NULL, KEY_EVENT_RING},
-	{"line-max", required_argument, NULL, KEY_LINE_MAX},
-	{"timeout-syn", required_argument, NULL, KEY_TIMEOUT_SYN},
-	{"timeout-idle", required_argument, NULL, KEY_TIMEOUT_IDLE},
-	{"timeout-closing", required_argument, NULL, KEY_TIMEOUT_CLOSING},
-	{"burst", required_argument, NULL, KEY_BURST},
-	{"mbufs", required_argument, NULL, KEY_MBUFS},
-	{"exit-idle", required_argument, NULL, KEY_EXIT_IDLE},
-	{"stats-interval", required_argument, NULL, KEY_STATS_INTERVAL},
-	{"stats-period", required_argument, NULL, KEY_STATS_PERIOD},
-	{"interactive", no_argument, NULL, KEY_INTERACTIVE},
-	{"verify-checksums", required_argument, NULL, KEY_VERIFY_CHECKSUMS},
-	{"reply", required_argument, NULL, KEY_REPLY},
-	{"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
-	{"sensor-name", required_argument, NULL, KEY_SENSOR_NAME},
-	{"allow-clients", required_argument, NULL, KEY_ALLOW_CLIENTS},
-	{"allow-helos", required_argument, NULL, KEY_ALLOW_HELOS},
-	{"action", required_argument, NULL, KEY_ACTION},
-	{"local-name", required_argument, NULL, KEY_LOCAL_NAME},
-	{"frag-flows", required_argument, NULL, KEY_FRAG_FLOWS},
-	{"frag-timeout", required_argument, NULL, KEY_FRAG_TIMEOUT},
-	{"help", no_argument, NULL, KEY_HELP},
-	{"version", no_argument, NULL, KEY_VERSION},
-	{"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, KEY_CONFIG},
+    {"outside", required_argument, NULL, KEY_OUTSIDE},
+    {"inside", required_argument, NULL, KEY_INSIDE},
+    {"single-port", required_argument, NULL, KEY_SINGLE_PORT},
+    {"smtp-port", required_argument, NULL, KEY_SMTP_PORT},
+    {"mode", required_argument, NULL, KEY_MODE},
+    {"banlist", required_argument, NULL, KEY_BANLIST},
+    {"banned-patterns", required_argument, NULL, KEY_PATTERNS},
+    {"psl", required_argument, NULL, KEY_PSL},
+    {"local-domain", required_argument, NULL, KEY_LOCAL_DOMAIN},
+    {"local-ip", required_argument, NULL, KEY_LOCAL_IP},
+    {"events", required_argument, NULL, KEY_EVENTS},
+    {"stats", required_argument, NULL, KEY_STATS},
+    {"flows", required_argument, NULL, KEY_FLOWS},
+    {"blocks", required_argument, NULL, KEY_BLOCKS},
+    {"event-ring", required_argument, NULL, KEY_EVENT_RING},
+    {"line-max", required_argument, NULL, KEY_LINE_MAX},
+    {"timeout-syn", required_argument, NULL, KEY_TIMEOUT_SYN},
+    {"timeout-idle", required_argument, NULL, KEY_TIMEOUT_IDLE},
+    {"timeout-closing", required_argument, NULL, KEY_TIMEOUT_CLOSING},
+    {"burst", required_argument, NULL, KEY_BURST},
+    {"mbufs", required_argument, NULL, KEY_MBUFS},
+    {"exit-idle", required_argument, NULL, KEY_EXIT_IDLE},
+    {"stats-interval", required_argument, NULL, KEY_STATS_INTERVAL},
+    {"stats-period", required_argument, NULL, KEY_STATS_PERIOD},
+    {"interactive", no_argument, NULL, KEY_INTERACTIVE},
+    {"verify-checksums", required_argument, NULL, KEY_VERIFY_CHECKSUMS},
+    {"reply", required_argument, NULL, KEY_REPLY},
+    {"takeover-wait", required_argument, NULL, KEY_TAKEOVER_WAIT},
+    {"sensor-name", required_argument, NULL, KEY_SENSOR_NAME},
+    {"allow-clients", required_argument, NULL, KEY_ALLOW_CLIENTS},
+    {"allow-helos", required_argument, NULL, KEY_ALLOW_HELOS},
+    {"action", required_argument, NULL, KEY_ACTION},
+    {"local-name", required_argument, NULL, KEY_LOCAL_NAME},
+    {"frag-flows", required_argument, NULL, KEY_FRAG_FLOWS},
+    {"frag-timeout", required_argument, NULL, KEY_FRAG_TIMEOUT},
+    {"help", no_argument, NULL, KEY_HELP},
+    {"version", no_argument, NULL, KEY_VERSION},
+    {"check-config", no_argument, NULL, KEY_CHECK_CONFIG},
+    {NULL, 0, NULL, 0},
 };
 
 void config_print_version(void)
@@ -137,68 +137,69 @@ void config_print_version(void)
 
 void config_print_usage(const char *prog)
 {
-	printf("usage: %s [EAL options] -- [options]\n"
-	       "       %s --help | --version | --check-config [options]   (no EAL, no traffic)\n"
-	       "EAL options (cores, devices, memory) come before '--': see DPDK's\n"
-	       "\"EAL parameters\" guide; e.g. -l 0,1 -a 0000:01:00.0 -a 0000:01:00.1\n"
-	       "ports:\n"
-	       "  --outside P            port towards the clients (inline mode; default 0)\n"
-	       "  --inside P             port towards the mail servers (inline mode; default 1)\n"
-	       "  --single-port P        lab mode: both directions arrive on P and leave by P\n"
-	       "  --smtp-port N          TCP port of SMTP servers (default 25; repeatable)\n"
-	       "filter:\n"
-	       "  --mode enforce|detect  enforce (default): answer a bogus session's RCPT with 550\n"
-	       "                         and reset the server side; detect: only write events.\n"
-	       "                         Both modes drop what the end host would drop (bad\n"
-	       "                         checksums, malformed IP/TCP, no ACK bit, an ACK of unsent\n"
-	       "                         data, an unnegotiated MD5/AO option, RSTs and data outside\n"
-	       "                         the window, a copy conflicting with bytes already sent,\n"
-	       "                         tiny or overlapping fragments, IPv6 chains over 8\n"
-	       "                         headers), strip data from SYNs, clear URG, and hold\n"
-	       "                         (drop; the client resends) client bytes whose reading\n"
-	       "                         waits for a reply (after DATA, BDAT, AUTH, STARTTLS)\n"
-	       "  --reply REASON=TEXT    the 550 reply for a reason (%%a address, %%h HELO address)\n"
-	       "  --takeover-wait MS     longest wait for a quiet point before a takeover (2000)\n"
-	       "  --action REASON=A      enforce, detect or off for one reason (repeatable;\n"
-	       "                         --mode is the default of every reason)\n"
-	       "  --allow-clients FILE   exempt clients: addresses and CIDR prefixes, one per line\n"
-	       "  --allow-helos FILE     exempt HELO names (a parent domain exempts its subdomains)\n"
-	       "  --local-name NAME      a name of the mail servers themselves (repeatable; the name\n"
-	       "                         in their 220 greeting and EHLO reply is learned anyway)\n"
-	       "  --banlist FILE         banned HELO names, one per line\n"
-	       "  --banned-patterns FILE banned-name regular expressions (Hyperscan), one per line\n"
-	       "  --psl FILE             public suffix list (default %s)\n"
-	       "  --local-domain NAME    a domain the servers receive mail for (repeatable)\n"
-	       "  --local-ip ADDR        an address of the mail servers (repeatable)\n"
-	       "  --events FILE|-        JSON Lines verdict events (- = stdout)\n"
-	       "  --stats FILE|-         counters as JSON at exit (- = stdout)\n"
-	       "  --sensor-name NAME     the events' \"host\" (default: this host's name)\n"
-	       "  --stats-interval S     print a counters line to stderr every S seconds\n"
-	       "  --stats-period S       every S seconds, rates and levels per worker and in\n"
-	       "                         total on stdout (rx/tx pps, sessions/s, judged/s, ...)\n"
-	       "  -i, --interactive      a console on stdin/stdout: show stats|workers|verdicts|\n"
-	       "                         config, clear stats, reload, set mode, set action, quit\n"
-	       "  --config FILE          INI file, section [helogate], same keys as these options;\n"
-	       "                         list options on the command line replace the file's list\n"
-	       "                         (SIGHUP reloads it and every list: the whole policy)\n"
-	       "  --check-config         load the configuration, lists, patterns and suffix list,\n"
-	       "                         report, and exit 0 (valid) or 2 without starting traffic\n"
-	       "  --version              helogate's, DPDK's and Hyperscan's versions\n"
-	       "sizing:\n"
-	       "  --flows N              flow-table capacity per worker (default 1048576)\n"
-	       "  --blocks N             2 KiB buffers per worker (default 65536)\n"
-	       "  --event-ring N         events buffered per worker (default 4096)\n"
-	       "  --line-max N           longest command line parsed (default 2048)\n"
-	       "  --frag-flows N         IP datagrams reassembled at once per worker, up to 8\n"
-	       "                         fragments (mbufs) each (default 256)\n"
-	       "  --frag-timeout MS      how long a datagram's fragments wait (default 30000)\n"
-	       "  --timeout-syn S, --timeout-idle S, --timeout-closing S   flow timers (30, 360, 10)\n"
-	       "  --burst N              receive burst size (default 32)\n"
-	       "  --mbufs N              mbuf pool size (default 16383)\n"
-	       "  --verify-checksums yes|no  check TCP checksums in software when the port did not\n"
-	       "  --exit-idle MS         stop after MS milliseconds without a packet (replays)\n"
-	       "exit status: 0; 1 when an event was lost; 2 for a configuration or start-up error\n",
-	       prog, prog, HG_DEFAULT_PSL_FILE);
+	printf(
+	    "usage: %s [EAL options] -- [options]\n"
+	    "       %s --help | --version | --check-config [options]   (no EAL, no traffic)\n"
+	    "EAL options (cores, devices, memory) come before '--': see DPDK's\n"
+	    "\"EAL parameters\" guide; e.g. -l 0,1 -a 0000:01:00.0 -a 0000:01:00.1\n"
+	    "ports:\n"
+	    "  --outside P            port towards the clients (inline mode; default 0)\n"
+	    "  --inside P             port towards the mail servers (inline mode; default 1)\n"
+	    "  --single-port P        lab mode: both directions arrive on P and leave by P\n"
+	    "  --smtp-port N          TCP port of SMTP servers (default 25; repeatable)\n"
+	    "filter:\n"
+	    "  --mode enforce|detect  enforce (default): answer a bogus session's RCPT with 550\n"
+	    "                         and reset the server side; detect: only write events.\n"
+	    "                         Both modes drop what the end host would drop (bad\n"
+	    "                         checksums, malformed IP/TCP, no ACK bit, an ACK of unsent\n"
+	    "                         data, an unnegotiated MD5/AO option, RSTs and data outside\n"
+	    "                         the window, a copy conflicting with bytes already sent,\n"
+	    "                         tiny or overlapping fragments, IPv6 chains over 8\n"
+	    "                         headers), strip data from SYNs, clear URG, and hold\n"
+	    "                         (drop; the client resends) client bytes whose reading\n"
+	    "                         waits for a reply (after DATA, BDAT, AUTH, STARTTLS)\n"
+	    "  --reply REASON=TEXT    the 550 reply for a reason (%%a address, %%h HELO address)\n"
+	    "  --takeover-wait MS     longest wait for a quiet point before a takeover (2000)\n"
+	    "  --action REASON=A      enforce, detect or off for one reason (repeatable;\n"
+	    "                         --mode is the default of every reason)\n"
+	    "  --allow-clients FILE   exempt clients: addresses and CIDR prefixes, one per line\n"
+	    "  --allow-helos FILE     exempt HELO names (a parent domain exempts its subdomains)\n"
+	    "  --local-name NAME      a name of the mail servers themselves (repeatable; the name\n"
+	    "                         in their 220 greeting and EHLO reply is learned anyway)\n"
+	    "  --banlist FILE         banned HELO names, one per line\n"
+	    "  --banned-patterns FILE banned-name regular expressions (Hyperscan), one per line\n"
+	    "  --psl FILE             public suffix list (default %s)\n"
+	    "  --local-domain NAME    a domain the servers receive mail for (repeatable)\n"
+	    "  --local-ip ADDR        an address of the mail servers (repeatable)\n"
+	    "  --events FILE|-        JSON Lines verdict events (- = stdout)\n"
+	    "  --stats FILE|-         counters as JSON at exit (- = stdout)\n"
+	    "  --sensor-name NAME     the events' \"host\" (default: this host's name)\n"
+	    "  --stats-interval S     print a counters line to stderr every S seconds\n"
+	    "  --stats-period S       every S seconds, rates and levels per worker and in\n"
+	    "                         total on stdout (rx/tx pps, sessions/s, judged/s, ...)\n"
+	    "  -i, --interactive      a console on stdin/stdout: show stats|workers|verdicts|\n"
+	    "                         config, clear stats, reload, set mode, set action, quit\n"
+	    "  --config FILE          INI file, section [helogate], same keys as these options;\n"
+	    "                         list options on the command line replace the file's list\n"
+	    "                         (SIGHUP reloads it and every list: the whole policy)\n"
+	    "  --check-config         load the configuration, lists, patterns and suffix list,\n"
+	    "                         report, and exit 0 (valid) or 2 without starting traffic\n"
+	    "  --version              helogate's, DPDK's and Hyperscan's versions\n"
+	    "sizing:\n"
+	    "  --flows N              flow-table capacity per worker (default 1048576)\n"
+	    "  --blocks N             2 KiB buffers per worker (default 65536)\n"
+	    "  --event-ring N         events buffered per worker (default 4096)\n"
+	    "  --line-max N           longest command line parsed (default 2048)\n"
+	    "  --frag-flows N         IP datagrams reassembled at once per worker, up to 8\n"
+	    "                         fragments (mbufs) each (default 256)\n"
+	    "  --frag-timeout MS      how long a datagram's fragments wait (default 30000)\n"
+	    "  --timeout-syn S, --timeout-idle S, --timeout-closing S   flow timers (30, 360, 10)\n"
+	    "  --burst N              receive burst size (default 32)\n"
+	    "  --mbufs N              mbuf pool size (default 16383)\n"
+	    "  --verify-checksums yes|no  check TCP checksums in software when the port did not\n"
+	    "  --exit-idle MS         stop after MS milliseconds without a packet (replays)\n"
+	    "exit status: 0; 1 when an event was lost; 2 for a configuration or start-up error\n",
+	    prog, prog, HG_DEFAULT_PSL_FILE);
 }
 
 static const char *key_name(int key)
@@ -210,10 +211,10 @@ static const char *key_name(int key)
 }
 
 static int fail(char *err, size_t err_size, const char *where, int key, const char *what,
-		const char *value)
+                const char *value)
 {
 	snprintf(err, err_size, "%s%s%s: %s '%s'", where, where[0] ? ": " : "", key_name(key), what,
-		 value);
+	         value);
 	return -1;
 }
 
@@ -232,7 +233,7 @@ static bool parse_uint(const char *text, unsigned long max, unsigned long *out)
 }
 
 static int copy_path(char *dst, const char *value, char *err, size_t err_size, const char *where,
-		     int key)
+                     int key)
 {
 	if (value[0] == '\0' || strlen(value) >= PATH_MAX)
 		return fail(err, err_size, where, key, "bad path", value);
@@ -243,7 +244,7 @@ static int copy_path(char *dst, const char *value, char *err, size_t err_size, c
 /* Apply one key=value; lists append. where: "" for the command line, or
  * "FILE" for the config file, to name the source in messages. */
 static int config_set(struct config *cfg, int key, const char *value, char *err, size_t err_size,
-		      const char *where)
+                      const char *where)
 {
 	unsigned long v;
 
@@ -277,7 +278,8 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		else if (strcmp(value, "enforce") == 0)
 			cfg->mode = CONFIG_MODE_ENFORCE;
 		else
-			return fail(err, err_size, where, key, "must be detect or enforce, not", value);
+			return fail(err, err_size, where, key, "must be detect or enforce, not",
+			            value);
 		return 0;
 	case KEY_BANLIST:
 		return copy_path(cfg->banlist_path, value, err, err_size, where, key);
@@ -299,16 +301,16 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		enum verdict_reason reason;
 		enum policy_action action;
 		if (eq == NULL || (size_t)(eq - value) >= sizeof(name))
-			return fail(err, err_size, where, key, "must be REASON=enforce|detect|off, not",
-				    value);
+			return fail(err, err_size, where, key,
+			            "must be REASON=enforce|detect|off, not", value);
 		memcpy(name, value, (size_t)(eq - value));
 		name[eq - value] = '\0';
 		if (!verdict_reason_from_name(name, &reason) || reason == VERDICT_OK ||
 		    reason == VERDICT_ALLOWED)
 			return fail(err, err_size, where, key, "unknown bogus reason", name);
 		if (!policy_action_from_name(eq + 1, &action))
-			return fail(err, err_size, where, key, "must be enforce, detect or off, not",
-				    eq + 1);
+			return fail(err, err_size, where, key,
+			            "must be enforce, detect or off, not", eq + 1);
 		cfg->actions[reason] = (int8_t)action;
 		return 0;
 	}
@@ -320,10 +322,11 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		if (cfg->n_local_domains + cfg->n_local_names == CONFIG_MAX_LOCAL_DOMAINS)
 			return fail(err, err_size, where, key, "too many domains at", value);
 		if (key == KEY_LOCAL_NAME)
-			snprintf(cfg->local_names[cfg->n_local_names++], CONFIG_NAME_MAX, "%s", h.name);
+			snprintf(cfg->local_names[cfg->n_local_names++], CONFIG_NAME_MAX, "%s",
+			         h.name);
 		else
 			snprintf(cfg->local_domains[cfg->n_local_domains++], CONFIG_NAME_MAX, "%s",
-				 h.name);
+			         h.name);
 		return 0;
 	}
 	case KEY_LOCAL_IP: {
@@ -360,7 +363,8 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 	case KEY_TIMEOUT_IDLE:
 	case KEY_TIMEOUT_CLOSING:
 		if (!parse_uint(value, 86400, &v) || v < 1)
-			return fail(err, err_size, where, key, "must be 1..86400 seconds, not", value);
+			return fail(err, err_size, where, key, "must be 1..86400 seconds, not",
+			            value);
 		if (key == KEY_TIMEOUT_SYN)
 			cfg->timeout_syn_ms = (uint32_t)v * 1000;
 		else if (key == KEY_TIMEOUT_IDLE)
@@ -375,7 +379,8 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		return 0;
 	case KEY_MBUFS:
 		if (!parse_uint(value, 1u << 26, &v) || v < 1023)
-			return fail(err, err_size, where, key, "must be 1023..67108864, not", value);
+			return fail(err, err_size, where, key, "must be 1023..67108864, not",
+			            value);
 		cfg->mbufs = (uint32_t)v;
 		return 0;
 	case KEY_EXIT_IDLE:
@@ -421,12 +426,12 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 	case KEY_SENSOR_NAME:
 		if (value[0] == '\0' || strlen(value) >= CONFIG_NAME_MAX)
 			return fail(err, err_size, where, key, "must be 1..255 characters, not",
-				    value);
+			            value);
 		for (const char *p = value; *p; p++)
 			if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\')
 				return fail(err, err_size, where, key,
-					    "must be printable ASCII without blanks or quotes, not",
-					    value);
+				            "must be printable ASCII without blanks or quotes, not",
+				            value);
 		strcpy(cfg->sensor_name, value);
 		return 0;
 	case KEY_TAKEOVER_WAIT:
@@ -496,7 +501,7 @@ static const struct option *file_key(const char *name)
 #define CONFIG_LINE_MAX 4096
 
 static int file_error(char *err, size_t err_size, const char *path, unsigned line, const char *fmt,
-		      const char *detail)
+                      const char *detail)
 {
 	int n = snprintf(err, err_size, "%s:%u: ", path, line);
 	if (n >= 0 && (size_t)n < err_size)
@@ -506,13 +511,13 @@ static int file_error(char *err, size_t err_size, const char *path, unsigned lin
 
 /* One "key = value" line of section [helogate]. */
 static int load_entry(struct config *cfg, const char *path, unsigned line, char *text,
-		      unsigned *first_line, char *err, size_t err_size)
+                      unsigned *first_line, char *err, size_t err_size)
 {
 	char *eq = strchr(text, '=');
 
 	if (eq == NULL)
 		return file_error(err, err_size, path, line, "expected 'key = value', not '%s'",
-				  text);
+		                  text);
 	*eq = '\0';
 	char *name = trim(text), *value = trim(eq + 1);
 	if (name[0] == '\0')
@@ -524,7 +529,7 @@ static int load_entry(struct config *cfg, const char *path, unsigned line, char 
 	if (first_line[index] != 0) {
 		char what[96];
 		snprintf(what, sizeof(what), "%.40s' (first set at line %u)", name,
-			 first_line[index]);
+		         first_line[index]);
 		return file_error(err, err_size, path, line, "duplicate key '%s", what);
 	}
 	first_line[index] = line;
@@ -560,14 +565,14 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 		bool dir = S_ISDIR(st.st_mode);
 		fclose(f);
 		return file_error(err, err_size, path, 0, "%s",
-				  dir ? "is a directory, not a file" : "not a regular file");
+		                  dir ? "is a directory, not a file" : "not a regular file");
 	}
 	errno = 0;
 	while (rc == 0 && (len = getline(&text, &cap, f)) >= 0) {
 		line++;
 		if (len > CONFIG_LINE_MAX) {
 			rc = file_error(err, err_size, path, line, "line longer than %s bytes",
-					"4096");
+			                "4096");
 			break;
 		}
 		if (memchr(text, '\0', (size_t)len) != NULL) {
@@ -582,13 +587,13 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 		if (t[0] == '[') {
 			if (t[strlen(t) - 1] != ']')
 				rc = file_error(err, err_size, path, line,
-						"malformed section header '%s'", t);
+				                "malformed section header '%s'", t);
 			else if (strcmp(t, "[helogate]") != 0)
 				rc = file_error(err, err_size, path, line,
-						"unknown section %s (expected [helogate])", t);
+				                "unknown section %s (expected [helogate])", t);
 			else if (in_section)
 				rc = file_error(err, err_size, path, line, "%s",
-						"duplicate section [helogate]");
+				                "duplicate section [helogate]");
 			in_section = true;
 			continue;
 		}
@@ -622,25 +627,26 @@ static int config_check_conflicts(const struct config *cfg, char *err, size_t er
 {
 	if (same_output(cfg->events_path, cfg->stats_path)) {
 		snprintf(err, err_size, "--events and --stats must not name the same file ('%s')",
-			 strcmp(cfg->events_path, "-") == 0 ? "-" : cfg->stats_path);
+		         strcmp(cfg->events_path, "-") == 0 ? "-" : cfg->stats_path);
 		return -1;
 	}
 	if (strcmp(cfg->events_path, "-") == 0 && (cfg->interactive || cfg->stats_period_ms)) {
-		snprintf(err, err_size, "--events - conflicts with %s (both write to standard output)",
-			 cfg->interactive ? "--interactive" : "--stats-period");
+		snprintf(err, err_size,
+		         "--events - conflicts with %s (both write to standard output)",
+		         cfg->interactive ? "--interactive" : "--stats-period");
 		return -1;
 	}
 	if (cfg->single_port && cfg->inline_ports_set) {
 		snprintf(err, err_size,
-			 "--single-port (lab layout) conflicts with --outside/--inside "
-			 "(inline layout)");
+		         "--single-port (lab layout) conflicts with --outside/--inside "
+		         "(inline layout)");
 		return -1;
 	}
 	for (unsigned i = 0; i < cfg->n_smtp_ports; i++)
 		for (unsigned j = 0; j < i; j++)
 			if (cfg->smtp_ports[i] == cfg->smtp_ports[j]) {
 				snprintf(err, err_size, "--smtp-port %u given twice",
-					 cfg->smtp_ports[i]);
+				         cfg->smtp_ports[i]);
 				return -1;
 			}
 	return 0;
@@ -680,7 +686,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 			snprintf(err, err_size, "option '%s' needs a value", argv[optind - 1]);
 			return -1;
 		case '?':
-			snprintf(err, err_size, "unknown option '%s' (try --help)", argv[optind - 1]);
+			snprintf(err, err_size, "unknown option '%s' (try --help)",
+			         argv[optind - 1]);
 			return -1;
 		default:
 			/* A list on the command line replaces the file's list. */
@@ -700,14 +707,14 @@ int config_parse_args(struct config *cfg, int argc, char **argv, char *err, size
 		cfg->smtp_ports[cfg->n_smtp_ports++] = 25;
 	if (!cfg->single_port && cfg->outside_port == cfg->inside_port) {
 		snprintf(err, err_size, "--outside and --inside must be different ports (both %u)",
-			 cfg->outside_port);
+		         cfg->outside_port);
 		return -1;
 	}
 	return config_check_conflicts(cfg, err, err_size);
 }
 
 void config_policy_settings(const struct config *cfg, const char **name_ptrs,
-			    struct policy_settings *s, unsigned n_readers)
+                            struct policy_settings *s, unsigned n_readers)
 {
 	memset(s, 0, sizeof(*s));
 	s->psl_path = cfg->psl_path;

@@ -32,20 +32,20 @@ enum config_mode { CONFIG_MODE_DETECT, CONFIG_MODE_ENFORCE };
 
 struct config {
 	enum config_mode mode;
-	bool check_only;         /* --check-config: load everything, start nothing */
-	bool inline_ports_set;   /* --outside or --inside was given */
-	bool single_port;        /* lab mode: both directions on one port */
-	uint16_t outside_port;   /* towards the clients (inline mode) */
-	uint16_t inside_port;    /* towards the mail servers (inline mode) */
-	uint16_t lab_port;       /* --single-port */
+	bool check_only;       /* --check-config: load everything, start nothing */
+	bool inline_ports_set; /* --outside or --inside was given */
+	bool single_port;      /* lab mode: both directions on one port */
+	uint16_t outside_port; /* towards the clients (inline mode) */
+	uint16_t inside_port;  /* towards the mail servers (inline mode) */
+	uint16_t lab_port;     /* --single-port */
 	uint16_t smtp_ports[CONFIG_MAX_SMTP_PORTS];
 	unsigned n_smtp_ports;
 
-	char banlist_path[PATH_MAX];   /* "" = none */
-	char patterns_path[PATH_MAX];  /* banned-name regular expressions, "" = none */
-	char psl_path[PATH_MAX];       /* "" = the build's default */
-	char events_path[PATH_MAX];    /* "" = no events, "-" = stdout */
-	char stats_path[PATH_MAX];     /* counters as JSON at exit; "" = none, "-" = stdout */
+	char banlist_path[PATH_MAX];       /* "" = none */
+	char patterns_path[PATH_MAX];      /* banned-name regular expressions, "" = none */
+	char psl_path[PATH_MAX];           /* "" = the build's default */
+	char events_path[PATH_MAX];        /* "" = no events, "-" = stdout */
+	char stats_path[PATH_MAX];         /* counters as JSON at exit; "" = none, "-" = stdout */
 	char sensor_name[CONFIG_NAME_MAX]; /* events' "host" (default: the host name) */
 	char allow_clients_path[PATH_MAX]; /* exempt client addresses and prefixes, "" = none */
 	char allow_helos_path[PATH_MAX];   /* exempt HELO names, "" = none */
@@ -59,22 +59,24 @@ struct config {
 	struct ip_addr local_ips[CONFIG_MAX_LOCAL_IPS];
 	unsigned n_local_ips;
 
-	uint32_t flows_per_worker;   /* flow-table capacity of each worker */
-	uint32_t blocks_per_worker;  /* 2 KiB byte blocks for partial lines and held segments */
-	uint32_t event_ring_size;    /* events buffered per worker */
-	uint32_t line_max;           /* longest command line parsed (RFC 5321 says 512) */
+	uint32_t flows_per_worker;  /* flow-table capacity of each worker */
+	uint32_t blocks_per_worker; /* 2 KiB byte blocks for partial lines and held segments */
+	uint32_t event_ring_size;   /* events buffered per worker */
+	uint32_t line_max;          /* longest command line parsed (RFC 5321 says 512) */
 	uint32_t timeout_syn_ms, timeout_idle_ms, timeout_closing_ms;
 	uint32_t rx_burst;
-	uint32_t mbufs;              /* mbuf pool size */
-	uint32_t exit_idle_ms;       /* 0 = run until a signal; else stop after this long without packets */
-	uint32_t stats_interval_ms;  /* 0 = none; else print a counters line to stderr periodically */
-	uint32_t stats_period_ms;    /* 0 = none; else rates and levels on stdout periodically */
-	bool interactive;            /* -i: the console on standard input and output */
-	bool verify_checksums;       /* verify TCP checksums in software when the port did not */
-	uint32_t takeover_wait_ms;   /* how long a takeover may wait for a quiet session */
-	uint32_t takeover_session_ms; /* a taken-over session's lifetime (postscreen: 300 s) */
-	uint32_t frag_flows;         /* datagrams being reassembled at once, per worker */
-	uint32_t frag_timeout_ms;    /* how long a datagram's fragments wait (Linux: 30 s) */
+	uint32_t mbufs; /* mbuf pool size */
+	uint32_t
+	    exit_idle_ms; /* 0 = run until a signal; else stop after this long without packets */
+	uint32_t
+	    stats_interval_ms;     /* 0 = none; else print a counters line to stderr periodically */
+	uint32_t stats_period_ms;  /* 0 = none; else rates and levels on stdout periodically */
+	bool interactive;          /* -i: the console on standard input and output */
+	bool verify_checksums;     /* verify TCP checksums in software when the port did not */
+	uint32_t takeover_wait_ms; /* how long a takeover may wait for a quiet session */
+	uint32_t takeover_session_ms;  /* a taken-over session's lifetime (postscreen: 300 s) */
+	uint32_t frag_flows;           /* datagrams being reassembled at once, per worker */
+	uint32_t frag_timeout_ms;      /* how long a datagram's fragments wait (Linux: 30 s) */
 	struct takeover_texts replies; /* the 550 reply per reason (--reply REASON=TEXT) */
 };
 
@@ -107,7 +109,7 @@ static inline bool config_is_smtp_port(const struct config *cfg, uint16_t port)
  * resolve the actions: --action REASON=ACTION where given, else --mode's.
  * s borrows cfg's strings: cfg must outlive policy_build(). */
 void config_policy_settings(const struct config *cfg, const char **name_ptrs,
-			    struct policy_settings *s, unsigned n_readers);
+                            struct policy_settings *s, unsigned n_readers);
 
 /* The usage text printed by --help. */
 void config_print_usage(const char *prog);

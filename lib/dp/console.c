@@ -53,16 +53,16 @@ static double rate(uint64_t now, uint64_t before, double seconds)
 }
 
 static void period_line(FILE *out, const char *label, const struct worker_counters *now,
-			const struct worker_counters *before, double s)
+                        const struct worker_counters *before, double s)
 {
 	fprintf(out,
-		"  %-9s rx-pps %10.0f  tx-pps %10.0f  sessions/s %8.1f  judged/s %8.1f  "
-		"bogus/s %8.1f  events/s %8.1f",
-		label, rate(now->rx_packets, before->rx_packets, s),
-		rate(now->tx_packets, before->tx_packets, s),
-		rate(now->flows_created, before->flows_created, s), rate(now->judged, before->judged, s),
-		rate(bogus(now), bogus(before), s),
-		rate(now->events_written, before->events_written, s));
+	        "  %-9s rx-pps %10.0f  tx-pps %10.0f  sessions/s %8.1f  judged/s %8.1f  "
+	        "bogus/s %8.1f  events/s %8.1f",
+	        label, rate(now->rx_packets, before->rx_packets, s),
+	        rate(now->tx_packets, before->tx_packets, s),
+	        rate(now->flows_created, before->flows_created, s),
+	        rate(now->judged, before->judged, s), rate(bogus(now), bogus(before), s),
+	        rate(now->events_written, before->events_written, s));
 }
 
 static void wall_clock(char *buf, size_t size)
@@ -76,7 +76,7 @@ static void wall_clock(char *buf, size_t size)
 }
 
 void console_period_print(FILE *out, struct console_period *p, const struct control *c,
-			  uint64_t now_ms)
+                          uint64_t now_ms)
 {
 	double s = now_ms > p->last_ms ? (double)(now_ms - p->last_ms) / 1000.0 : 1.0;
 	struct worker_counters now;
@@ -85,7 +85,7 @@ void console_period_print(FILE *out, struct console_period *p, const struct cont
 
 	wall_clock(when, sizeof(when));
 	fprintf(out, "---- %s helogate stats, last %.1f s, %s mode ----\n", when, s,
-		control_mode(c) == CONFIG_MODE_ENFORCE ? "enforce" : "detect");
+	        control_mode(c) == CONFIG_MODE_ENFORCE ? "enforce" : "detect");
 	for (unsigned i = 0; i < c->n_workers; i++) {
 		struct control_worker_view v;
 		control_read(c, i, false, &now);
@@ -93,7 +93,7 @@ void console_period_print(FILE *out, struct console_period *p, const struct cont
 		snprintf(label, sizeof(label), "worker %u", i);
 		period_line(out, label, &now, &p->last[i], s);
 		fprintf(out, " | flows %llu blocks %llu\n", (unsigned long long)v.flows,
-			(unsigned long long)v.blocks);
+		        (unsigned long long)v.blocks);
 		flows += v.flows;
 		blocks += v.blocks;
 		p->last[i] = now;
@@ -101,7 +101,7 @@ void console_period_print(FILE *out, struct console_period *p, const struct cont
 	control_read_total(c, false, &now);
 	period_line(out, "total", &now, &p->last[c->n_workers], s);
 	fprintf(out, " | flows %llu blocks %llu mbufs %llu\n", (unsigned long long)flows,
-		(unsigned long long)blocks, (unsigned long long)control_mbufs_in_use(c));
+	        (unsigned long long)blocks, (unsigned long long)control_mbufs_in_use(c));
 	p->last[c->n_workers] = now;
 	p->last_ms = now_ms;
 	fflush(out);
@@ -114,7 +114,7 @@ static const char *since(const struct control *c, char *buf, size_t size)
 	if (c->cleared_ms == 0)
 		return "since start";
 	snprintf(buf, size, "since clear stats %.1f s ago",
-		 (double)(worker_clock_ms() - c->cleared_ms) / 1000.0);
+	         (double)(worker_clock_ms() - c->cleared_ms) / 1000.0);
 	return buf;
 }
 
@@ -135,23 +135,27 @@ void console_show_stats(FILE *out, const struct control *c)
 		blocks += worker_blocks_in_use(c->workers[i]);
 	}
 	fprintf(out, "totals %s, %s mode\n", since(c, buf, sizeof(buf)),
-		control_mode(c) == CONFIG_MODE_ENFORCE ? "enforce" : "detect");
-	fprintf(out, "  packets   received %llu  injected %llu  transmitted %llu  dropped %llu  "
-		     "held %llu\n",
-		U(t.rx_packets), U(t.injected_packets), U(t.tx_packets), U(dropped), U(held));
-	fprintf(out, "  sessions  created %llu  closed %llu  reset %llu  expired %llu  passed %llu  "
-		     "table-full %llu\n",
-		U(t.flows_created), U(t.flows_closed), U(t.flows_reset), U(t.flows_expired),
-		U(t.flows_passed), U(t.flows_table_full));
-	fprintf(out, "  smtp      commands %llu  replies %llu  helos %llu  judged %llu  bogus %llu\n",
-		U(t.commands), U(t.replies), U(t.helos), U(t.judged), U(bogus(&t)));
-	fprintf(out, "  takeover  started %llu  rcpts-rejected %llu  not-quiet %llu  no-memory %llu\n",
-		U(t.takeovers), U(t.takeover_rejected_rcpts), U(t.takeover_not_quiet),
-		U(t.takeover_no_memory));
+	        control_mode(c) == CONFIG_MODE_ENFORCE ? "enforce" : "detect");
+	fprintf(out,
+	        "  packets   received %llu  injected %llu  transmitted %llu  dropped %llu  "
+	        "held %llu\n",
+	        U(t.rx_packets), U(t.injected_packets), U(t.tx_packets), U(dropped), U(held));
+	fprintf(out,
+	        "  sessions  created %llu  closed %llu  reset %llu  expired %llu  passed %llu  "
+	        "table-full %llu\n",
+	        U(t.flows_created), U(t.flows_closed), U(t.flows_reset), U(t.flows_expired),
+	        U(t.flows_passed), U(t.flows_table_full));
+	fprintf(out,
+	        "  smtp      commands %llu  replies %llu  helos %llu  judged %llu  bogus %llu\n",
+	        U(t.commands), U(t.replies), U(t.helos), U(t.judged), U(bogus(&t)));
+	fprintf(out,
+	        "  takeover  started %llu  rcpts-rejected %llu  not-quiet %llu  no-memory %llu\n",
+	        U(t.takeovers), U(t.takeover_rejected_rcpts), U(t.takeover_not_quiet),
+	        U(t.takeover_no_memory));
 	fprintf(out, "  events    written %llu  dropped %llu  write-failed %llu (since start)\n",
-		U(t.events_written), U(t.events_dropped), U(control_events_write_failed(c)));
+	        U(t.events_written), U(t.events_dropped), U(control_events_write_failed(c)));
 	fprintf(out, "  now       flows %llu  blocks %llu  mbufs %llu\n", U(flows), U(blocks),
-		U(control_mbufs_in_use(c)));
+	        U(control_mbufs_in_use(c)));
 }
 
 void console_show_workers(FILE *out, const struct control *c)
@@ -188,8 +192,8 @@ void console_show_verdicts(FILE *out, const struct control *c)
 		fprintf(out, "  %-13s", verdict_reason_name((enum verdict_reason)r));
 		for (int col = 0; col < CONTROL_COLUMN_COUNT; col++)
 			fprintf(out, " %12llu",
-				U(control_verdict_column(&t, (enum control_column)col,
-							 (enum verdict_reason)r)));
+			        U(control_verdict_column(&t, (enum control_column)col,
+			                                 (enum verdict_reason)r)));
 		/* What the workers apply: a live `set action`, else the
 		 * configured action moved by the live mode (off stays off). */
 		const char *action;
@@ -217,13 +221,13 @@ void console_show_config(FILE *out, const struct control *c)
 	char ip[64];
 
 	fprintf(out, "  mode            %s (configured %s)\n",
-		control_mode(c) == CONFIG_MODE_ENFORCE ? "enforce" : "detect",
-		cfg->mode == CONFIG_MODE_ENFORCE ? "enforce" : "detect");
+	        control_mode(c) == CONFIG_MODE_ENFORCE ? "enforce" : "detect",
+	        cfg->mode == CONFIG_MODE_ENFORCE ? "enforce" : "detect");
 	if (cfg->single_port)
 		fprintf(out, "  layout          single-port, port %u\n", cfg->lab_port);
 	else
 		fprintf(out, "  layout          inline, outside port %u, inside port %u\n",
-			cfg->outside_port, cfg->inside_port);
+		        cfg->outside_port, cfg->inside_port);
 	fprintf(out, "  workers         %u\n  smtp-port      ", c->n_workers);
 	for (unsigned i = 0; i < cfg->n_smtp_ports; i++)
 		fprintf(out, " %u", cfg->smtp_ports[i]);
@@ -235,17 +239,18 @@ void console_show_config(FILE *out, const struct control *c)
 		ip_addr_format(&cfg->local_ips[i], ip, sizeof(ip));
 		fprintf(out, " %s", ip);
 	}
-	fprintf(out, "\n  banlist         %s\n  banned-patterns %s\n  events          %s\n"
-		     "  sensor-name     %s\n",
-		cfg->banlist_path[0] ? cfg->banlist_path : "(none)",
-		cfg->patterns_path[0] ? cfg->patterns_path : "(none)",
-		cfg->events_path[0] ? cfg->events_path : "(none)", cfg->sensor_name);
+	fprintf(out,
+	        "\n  banlist         %s\n  banned-patterns %s\n  events          %s\n"
+	        "  sensor-name     %s\n",
+	        cfg->banlist_path[0] ? cfg->banlist_path : "(none)",
+	        cfg->patterns_path[0] ? cfg->patterns_path : "(none)",
+	        cfg->events_path[0] ? cfg->events_path : "(none)", cfg->sensor_name);
 	fprintf(out, "  sizing          flows %u  blocks %u  event-ring %u  mbufs %u  burst %u\n",
-		cfg->flows_per_worker, cfg->blocks_per_worker, cfg->event_ring_size, cfg->mbufs,
-		cfg->rx_burst);
+	        cfg->flows_per_worker, cfg->blocks_per_worker, cfg->event_ring_size, cfg->mbufs,
+	        cfg->rx_burst);
 	fprintf(out, "  timers          syn %u s  idle %u s  closing %u s  takeover-wait %u ms\n",
-		cfg->timeout_syn_ms / 1000, cfg->timeout_idle_ms / 1000,
-		cfg->timeout_closing_ms / 1000, cfg->takeover_wait_ms);
+	        cfg->timeout_syn_ms / 1000, cfg->timeout_idle_ms / 1000,
+	        cfg->timeout_closing_ms / 1000, cfg->takeover_wait_ms);
 }
 
 /* ---- the prompt (librte_cmdline) ---------------------------------------------------- */
@@ -282,13 +287,13 @@ static void cmd_show_parsed(void *parsed, struct cmdline *line, void *data)
 }
 
 static cmdline_parse_token_string_t cmd_show_show =
-	TOKEN_STRING_INITIALIZER(struct cmd_show_result, show, "show");
+    TOKEN_STRING_INITIALIZER(struct cmd_show_result, show, "show");
 static cmdline_parse_token_string_t cmd_show_what =
-	TOKEN_STRING_INITIALIZER(struct cmd_show_result, what, "stats#workers#verdicts#config");
+    TOKEN_STRING_INITIALIZER(struct cmd_show_result, what, "stats#workers#verdicts#config");
 static cmdline_parse_inst_t cmd_show = {
-	.f = cmd_show_parsed,
-	.help_str = "show stats|workers|verdicts|config: counters, per worker, per reason, settings",
-	.tokens = {(void *)&cmd_show_show, (void *)&cmd_show_what, NULL},
+    .f = cmd_show_parsed,
+    .help_str = "show stats|workers|verdicts|config: counters, per worker, per reason, settings",
+    .tokens = {(void *)&cmd_show_show, (void *)&cmd_show_what, NULL},
 };
 
 struct cmd_word2_result {
@@ -307,13 +312,13 @@ static void cmd_clear_parsed(void *parsed, struct cmdline *line, void *data)
 }
 
 static cmdline_parse_token_string_t cmd_clear_clear =
-	TOKEN_STRING_INITIALIZER(struct cmd_word2_result, a, "clear");
+    TOKEN_STRING_INITIALIZER(struct cmd_word2_result, a, "clear");
 static cmdline_parse_token_string_t cmd_clear_stats =
-	TOKEN_STRING_INITIALIZER(struct cmd_word2_result, b, "stats");
+    TOKEN_STRING_INITIALIZER(struct cmd_word2_result, b, "stats");
 static cmdline_parse_inst_t cmd_clear = {
-	.f = cmd_clear_parsed,
-	.help_str = "clear stats: count from zero in this console's views",
-	.tokens = {(void *)&cmd_clear_clear, (void *)&cmd_clear_stats, NULL},
+    .f = cmd_clear_parsed,
+    .help_str = "clear stats: count from zero in this console's views",
+    .tokens = {(void *)&cmd_clear_clear, (void *)&cmd_clear_stats, NULL},
 };
 
 struct cmd_word_result {
@@ -334,22 +339,23 @@ static void cmd_word_parsed(void *parsed, struct cmdline *line, void *data)
 		ended = true;
 		cmdline_quit(line);
 	} else {
-		printf("show stats | show workers | show verdicts | show config\n"
-		       "clear stats                          count from zero in this console\n"
-		       "reload                               reload the banned list, reopen events\n"
-		       "set mode detect|enforce              every reason, from the next burst on\n"
-		       "set action REASON enforce|detect|off one reason (needs the policy engine)\n"
-		       "quit                                 stop helogate\n");
+		printf(
+		    "show stats | show workers | show verdicts | show config\n"
+		    "clear stats                          count from zero in this console\n"
+		    "reload                               reload the banned list, reopen events\n"
+		    "set mode detect|enforce              every reason, from the next burst on\n"
+		    "set action REASON enforce|detect|off one reason (needs the policy engine)\n"
+		    "quit                                 stop helogate\n");
 	}
 	done();
 }
 
 static cmdline_parse_token_string_t cmd_word_word =
-	TOKEN_STRING_INITIALIZER(struct cmd_word_result, word, "reload#quit#help");
+    TOKEN_STRING_INITIALIZER(struct cmd_word_result, word, "reload#quit#help");
 static cmdline_parse_inst_t cmd_word = {
-	.f = cmd_word_parsed,
-	.help_str = "reload | quit | help",
-	.tokens = {(void *)&cmd_word_word, NULL},
+    .f = cmd_word_parsed,
+    .help_str = "reload | quit | help",
+    .tokens = {(void *)&cmd_word_word, NULL},
 };
 
 struct cmd_set_mode_result {
@@ -362,8 +368,8 @@ static void cmd_set_mode_parsed(void *parsed, struct cmdline *line, void *data)
 {
 	const struct cmd_set_mode_result *r = parsed;
 	enum config_mode before = control_mode(ctl);
-	enum config_mode after = strcmp(r->value, "enforce") == 0 ? CONFIG_MODE_ENFORCE
-								    : CONFIG_MODE_DETECT;
+	enum config_mode after =
+	    strcmp(r->value, "enforce") == 0 ? CONFIG_MODE_ENFORCE : CONFIG_MODE_DETECT;
 
 	(void)line;
 	(void)data;
@@ -375,16 +381,16 @@ static void cmd_set_mode_parsed(void *parsed, struct cmdline *line, void *data)
 }
 
 static cmdline_parse_token_string_t cmd_set_mode_set =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_mode_result, set, "set");
+    TOKEN_STRING_INITIALIZER(struct cmd_set_mode_result, set, "set");
 static cmdline_parse_token_string_t cmd_set_mode_mode =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_mode_result, mode, "mode");
+    TOKEN_STRING_INITIALIZER(struct cmd_set_mode_result, mode, "mode");
 static cmdline_parse_token_string_t cmd_set_mode_value =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_mode_result, value, "detect#enforce");
+    TOKEN_STRING_INITIALIZER(struct cmd_set_mode_result, value, "detect#enforce");
 static cmdline_parse_inst_t cmd_set_mode = {
-	.f = cmd_set_mode_parsed,
-	.help_str = "set mode detect|enforce: the mode of every reason",
-	.tokens = {(void *)&cmd_set_mode_set, (void *)&cmd_set_mode_mode,
-		   (void *)&cmd_set_mode_value, NULL},
+    .f = cmd_set_mode_parsed,
+    .help_str = "set mode detect|enforce: the mode of every reason",
+    .tokens = {(void *)&cmd_set_mode_set, (void *)&cmd_set_mode_mode, (void *)&cmd_set_mode_value,
+               NULL},
 };
 
 struct cmd_set_action_result {
@@ -405,12 +411,13 @@ static void cmd_set_action_parsed(void *parsed, struct cmdline *line, void *data
 	if (!verdict_reason_from_name(r->reason, &reason) || reason == VERDICT_OK) {
 		printf("set action: unknown bogus reason '%s' (", r->reason);
 		for (int i = 1; i < VERDICT_COUNT; i++)
-			printf("%s%s", i > 1 ? " " : "", verdict_reason_name((enum verdict_reason)i));
+			printf("%s%s", i > 1 ? " " : "",
+			       verdict_reason_name((enum verdict_reason)i));
 		printf(")\n");
 	} else {
 		enum control_action a = strcmp(r->value, "enforce") == 0  ? CONTROL_ACTION_ENFORCE
-					: strcmp(r->value, "detect") == 0 ? CONTROL_ACTION_DETECT
-									  : CONTROL_ACTION_OFF;
+		                        : strcmp(r->value, "detect") == 0 ? CONTROL_ACTION_DETECT
+		                                                          : CONTROL_ACTION_OFF;
 		if (control_set_action(ctl, reason, a, why, sizeof(why)) == 0)
 			printf("action %s for %s\n", r->value, r->reason);
 		else
@@ -420,24 +427,24 @@ static void cmd_set_action_parsed(void *parsed, struct cmdline *line, void *data
 }
 
 static cmdline_parse_token_string_t cmd_set_action_set =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, set, "set");
+    TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, set, "set");
 static cmdline_parse_token_string_t cmd_set_action_action =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, action, "action");
+    TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, action, "action");
 static cmdline_parse_token_string_t cmd_set_action_reason =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, reason, NULL);
+    TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, reason, NULL);
 static cmdline_parse_token_string_t cmd_set_action_value =
-	TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, value, "enforce#detect#off");
+    TOKEN_STRING_INITIALIZER(struct cmd_set_action_result, value, "enforce#detect#off");
 static cmdline_parse_inst_t cmd_set_action = {
-	.f = cmd_set_action_parsed,
-	.help_str = "set action REASON enforce|detect|off: one reason's action",
-	.tokens = {(void *)&cmd_set_action_set, (void *)&cmd_set_action_action,
-		   (void *)&cmd_set_action_reason, (void *)&cmd_set_action_value, NULL},
+    .f = cmd_set_action_parsed,
+    .help_str = "set action REASON enforce|detect|off: one reason's action",
+    .tokens = {(void *)&cmd_set_action_set, (void *)&cmd_set_action_action,
+               (void *)&cmd_set_action_reason, (void *)&cmd_set_action_value, NULL},
 };
 
 static cmdline_parse_ctx_t commands[] = {
-	(cmdline_parse_inst_t *)&cmd_show,     (cmdline_parse_inst_t *)&cmd_clear,
-	(cmdline_parse_inst_t *)&cmd_word,     (cmdline_parse_inst_t *)&cmd_set_mode,
-	(cmdline_parse_inst_t *)&cmd_set_action, NULL,
+    (cmdline_parse_inst_t *)&cmd_show,       (cmdline_parse_inst_t *)&cmd_clear,
+    (cmdline_parse_inst_t *)&cmd_word,       (cmdline_parse_inst_t *)&cmd_set_mode,
+    (cmdline_parse_inst_t *)&cmd_set_action, NULL,
 };
 
 int console_start(struct control *c)

@@ -38,7 +38,7 @@ void console_period_free(struct console_period *p);
 /* One block: a header with the wall-clock time and the period, a line
  * per worker, a total line. */
 void console_period_print(FILE *out, struct console_period *p, const struct control *c,
-			  uint64_t now_ms);
+                          uint64_t now_ms);
 
 /* The console's views (what the prompt's "show" commands print). */
 void console_show_stats(FILE *out, const struct control *c);

@@ -55,7 +55,7 @@ const char *control_action_name(enum control_action action)
  * burst on and until the next `set action REASON mode` (it is not written
  * to the configuration: a restart or a reload's --action do not keep it). */
 int control_set_action(struct control *c, enum verdict_reason reason, enum control_action action,
-		       char *err, size_t err_size)
+                       char *err, size_t err_size)
 {
 	if (reason == VERDICT_OK || reason == VERDICT_ALLOWED) {
 		snprintf(err, err_size, "%s is not a bogus reason", verdict_reason_name(reason));
@@ -111,7 +111,7 @@ void control_clear_stats(struct control *c)
 }
 
 void control_read(const struct control *c, unsigned worker, bool since_clear,
-		  struct worker_counters *out)
+                  struct worker_counters *out)
 {
 	read_words(worker_counters(c->workers[worker]), out);
 	if (!since_clear)
@@ -137,7 +137,7 @@ void control_read_total(const struct control *c, bool since_clear, struct worker
 }
 
 void control_worker_view(const struct control *c, unsigned worker, bool since_clear,
-			 struct control_worker_view *v)
+                         struct control_worker_view *v)
 {
 	struct worker_counters k;
 	const struct worker *w = c->workers[worker];
@@ -155,11 +155,11 @@ void control_worker_view(const struct control *c, unsigned worker, bool since_cl
 }
 
 uint64_t control_verdict_column(const struct worker_counters *c, enum control_column col,
-				enum verdict_reason reason)
+                                enum verdict_reason reason)
 {
 	switch (col) {
-#define CONTROL_COLUMN_READ(name, array, desc)                                                    \
-	case CONTROL_COLUMN_##name:                                                                  \
+#define CONTROL_COLUMN_READ(name, array, desc)                                                     \
+	case CONTROL_COLUMN_##name:                                                                \
 		return c->array[reason];
 		CONTROL_VERDICT_COLUMNS(CONTROL_COLUMN_READ)
 #undef CONTROL_COLUMN_READ
@@ -173,7 +173,7 @@ const char *control_column_name(enum control_column col)
 {
 	static const char *const names[] = {
 #define CONTROL_COLUMN_NAME(name, array, desc) #name,
-		CONTROL_VERDICT_COLUMNS(CONTROL_COLUMN_NAME)
+	    CONTROL_VERDICT_COLUMNS(CONTROL_COLUMN_NAME)
 #undef CONTROL_COLUMN_NAME
 	};
 	return col < CONTROL_COLUMN_COUNT ? names[col] : "?";

@@ -29,12 +29,12 @@ struct event_log;
 /* Per-worker figures shown by `show workers`, /helogate/workers and
  * --stats-period: name, description. Levels are "now"; the rest count. */
 #define CONTROL_WORKER_FIELDS(X)                                                                   \
-	X(packets, "packets received")                                                               \
-	X(transmitted, "packets transmitted (forwarded and injected)")                              \
-	X(flows, "sessions tracked now (level)")                                                     \
-	X(blocks, "byte blocks in use now (level)")                                                  \
-	X(events, "events handed to the writer")                                                     \
-	X(events_dropped, "events lost on a full event ring")                                       \
+	X(packets, "packets received")                                                             \
+	X(transmitted, "packets transmitted (forwarded and injected)")                             \
+	X(flows, "sessions tracked now (level)")                                                   \
+	X(blocks, "byte blocks in use now (level)")                                                \
+	X(events, "events handed to the writer")                                                   \
+	X(events_dropped, "events lost on a full event ring")                                      \
 	X(drops, "packets dropped, every cause")
 
 struct control_worker_view {
@@ -56,22 +56,26 @@ enum control_column {
 #define CONTROL_COLUMN_ENUM(name, array, desc) CONTROL_COLUMN_##name,
 	CONTROL_VERDICT_COLUMNS(CONTROL_COLUMN_ENUM)
 #undef CONTROL_COLUMN_ENUM
-	CONTROL_COLUMN_COUNT
+	    CONTROL_COLUMN_COUNT
 };
 
 /* `set action REASON ...`: what an operator asked for one reason. */
-enum control_action { CONTROL_ACTION_MODE, CONTROL_ACTION_ENFORCE, CONTROL_ACTION_DETECT,
-		      CONTROL_ACTION_OFF };
+enum control_action {
+	CONTROL_ACTION_MODE,
+	CONTROL_ACTION_ENFORCE,
+	CONTROL_ACTION_DETECT,
+	CONTROL_ACTION_OFF
+};
 
 struct control {
 	const struct config *cfg;
 	struct worker *const *workers;
 	unsigned n_workers;
 	struct rte_mempool *mbufs;
-	const struct event_log *events; /* NULL: no events file */
-	volatile sig_atomic_t *reload;  /* the SIGHUP flag the control loop acts on */
-	volatile bool *stop;            /* the workers' and the control loop's stop flag */
-	uint32_t mode;                  /* enum config_mode the workers apply (atomic) */
+	const struct event_log *events;   /* NULL: no events file */
+	volatile sig_atomic_t *reload;    /* the SIGHUP flag the control loop acts on */
+	volatile bool *stop;              /* the workers' and the control loop's stop flag */
+	uint32_t mode;                    /* enum config_mode the workers apply (atomic) */
 	struct worker_counters *baseline; /* per worker, the console's "clear stats" */
 	uint64_t cleared_ms;              /* when (worker_clock_ms), 0: never */
 	uint8_t actions[VERDICT_COUNT];   /* enum control_action requested per reason */
@@ -96,7 +100,7 @@ uint8_t control_live_action(uint8_t requested);
 /* Set a reason's live action (the workers apply it from their next burst).
  * Returns 0, or -1 with the reason in err (ok and allowed cannot be set). */
 int control_set_action(struct control *c, enum verdict_reason reason, enum control_action action,
-		       char *err, size_t err_size);
+                       char *err, size_t err_size);
 const char *control_action_name(enum control_action action);
 
 /* Ask the control loop for a reload (the SIGHUP path). */
@@ -112,18 +116,18 @@ void control_clear_stats(struct control *c);
 /* A worker's counters (relaxed loads), minus the baseline when
  * since_clear. Any thread when !since_clear. */
 void control_read(const struct control *c, unsigned worker, bool since_clear,
-		  struct worker_counters *out);
+                  struct worker_counters *out);
 
 /* The sum over every worker. */
 void control_read_total(const struct control *c, bool since_clear, struct worker_counters *out);
 
 /* The per-worker figures, levels read now. */
 void control_worker_view(const struct control *c, unsigned worker, bool since_clear,
-			 struct control_worker_view *v);
+                         struct control_worker_view *v);
 
 /* A per-reason column summed over n counters (a worker's or the total). */
 uint64_t control_verdict_column(const struct worker_counters *c, enum control_column col,
-				enum verdict_reason reason);
+                                enum verdict_reason reason);
 const char *control_column_name(enum control_column col);
 
 /* mbufs of the pool in use now; events the writer failed to write. */

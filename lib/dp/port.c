@@ -12,27 +12,30 @@
 static uint8_t symmetric_rss_key[52];
 
 int port_start(uint16_t port_id, uint16_t n_queues, struct rte_mempool *pool, char *err,
-	       size_t err_size)
+               size_t err_size)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
 	int rc;
 
 	if (!rte_eth_dev_is_valid_port(port_id)) {
-		snprintf(err, err_size, "port %u does not exist (%u ports available; add --vdev or a NIC)",
-			 port_id, rte_eth_dev_count_avail());
+		snprintf(err, err_size,
+		         "port %u does not exist (%u ports available; add --vdev or a NIC)",
+		         port_id, rte_eth_dev_count_avail());
 		return -1;
 	}
 	rc = rte_eth_dev_info_get(port_id, &info);
 	if (rc != 0) {
-		snprintf(err, err_size, "port %u: cannot read device info: %s", port_id, strerror(-rc));
+		snprintf(err, err_size, "port %u: cannot read device info: %s", port_id,
+		         strerror(-rc));
 		return -1;
 	}
 	if (info.max_rx_queues < n_queues || info.max_tx_queues < n_queues) {
 		snprintf(err, err_size,
-			 "port %u (%s) has %u RX / %u TX queues, %u workers need one each; "
-			 "use fewer worker lcores",
-			 port_id, info.driver_name, info.max_rx_queues, info.max_tx_queues, n_queues);
+		         "port %u (%s) has %u RX / %u TX queues, %u workers need one each; "
+		         "use fewer worker lcores",
+		         port_id, info.driver_name, info.max_rx_queues, info.max_tx_queues,
+		         n_queues);
 		return -1;
 	}
 	memset(&conf, 0, sizeof(conf));
@@ -44,14 +47,14 @@ int port_start(uint16_t port_id, uint16_t n_queues, struct rte_mempool *pool, ch
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
 		conf.rx_adv_conf.rss_conf.rss_key_len =
-			info.hash_key_size ? info.hash_key_size : 40;
+		    info.hash_key_size ? info.hash_key_size : 40;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
 		if (conf.rx_adv_conf.rss_conf.rss_hf == 0) {
 			snprintf(err, err_size,
-				 "port %u (%s) cannot spread TCP flows over queues (no RSS); "
-				 "use one worker lcore",
-				 port_id, info.driver_name);
+			         "port %u (%s) cannot spread TCP flows over queues (no RSS); "
+			         "use one worker lcore",
+			         port_id, info.driver_name);
 			return -1;
 		}
 	}
@@ -77,7 +80,7 @@ int port_start(uint16_t port_id, uint16_t n_queues, struct rte_mempool *pool, ch
 			rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, (unsigned)socket, NULL);
 		if (rc != 0) {
 			snprintf(err, err_size, "port %u: queue %u setup failed: %s", port_id, q,
-				 strerror(-rc));
+			         strerror(-rc));
 			return -1;
 		}
 	}

@@ -37,7 +37,7 @@ int preflight_output(const char *path, char *err, size_t err_size)
 	const char *parent = dirname(dir);
 	if (access(parent, W_OK | X_OK) != 0) {
 		snprintf(err, err_size, "%s: cannot be created in %s: %s", path, parent,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -47,7 +47,7 @@ static void say(FILE *report, const char *what, const char *path, const char *de
 {
 	if (report != NULL)
 		fprintf(report, "helogate: %-16s %s%s%s\n", what, path, detail[0] ? ": " : "",
-			detail);
+		        detail);
 }
 
 int preflight_check(const struct config *cfg, FILE *report, char *err, size_t err_size)
@@ -71,7 +71,7 @@ int preflight_check(const struct config *cfg, FILE *report, char *err, size_t er
 	}
 	if (cfg->patterns_path[0]) {
 		struct scan_patterns *p =
-			scan_patterns_load_file(cfg->patterns_path, err, err_size);
+		    scan_patterns_load_file(cfg->patterns_path, err, err_size);
 		if (p == NULL)
 			return -1;
 		snprintf(detail, sizeof(detail), "%u pattern(s) compiled", scan_patterns_count(p));

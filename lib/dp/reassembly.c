@@ -20,7 +20,7 @@ struct reassembly {
 };
 
 struct reassembly *reassembly_create(uint32_t max_datagrams, uint32_t timeout_ms, char *err,
-				     size_t err_size)
+                                     size_t err_size)
 {
 	struct reassembly *r = calloc(1, sizeof(*r));
 	/* Twice as many slots as datagrams, in buckets of 8 with two choices
@@ -33,10 +33,10 @@ struct reassembly *reassembly_create(uint32_t max_datagrams, uint32_t timeout_ms
 	}
 	/* The clock is the worker's milliseconds: the table's "cycles". */
 	r->tbl = rte_ip_frag_table_create(buckets ? buckets : 1, BUCKET_ENTRIES, max_datagrams,
-					  timeout_ms, SOCKET_ID_ANY);
+	                                  timeout_ms, SOCKET_ID_ANY);
 	if (r->tbl == NULL) {
 		snprintf(err, err_size, "cannot allocate a fragment table for %u datagrams",
-			 max_datagrams);
+		         max_datagrams);
 		free(r);
 		return NULL;
 	}
@@ -82,7 +82,7 @@ static void free_held(struct reassembly *r, struct worker_counters *c, enum pack
 /* Delete entries older than tms, however many: each call deletes entries as
  * long as the death row has room, and the row is emptied between calls. */
 static void delete_before(struct reassembly *r, uint64_t tms, struct worker_counters *c,
-			  enum packet_cause cause)
+                          enum packet_cause cause)
 {
 	while (reassembly_held(r) > 0) {
 		rte_ip_frag_table_del_expired_entries(r->tbl, &r->dr, tms);
@@ -115,7 +115,7 @@ void reassembly_flush(struct reassembly *r, struct worker_counters *c)
  * Returns whether m is still live.
  */
 static bool settle_death_row(struct reassembly *r, const struct rte_mbuf *m,
-			     struct worker_counters *c)
+                             struct worker_counters *c)
 {
 	bool m_freed = false;
 
@@ -125,7 +125,8 @@ static bool settle_death_row(struct reassembly *r, const struct rte_mbuf *m,
 		free_held(r, c, CAUSE_FRAGMENT_TIMEOUT);
 		return true;
 	}
-	enum packet_cause cause = r->dr.cnt == 1 ? CAUSE_FRAGMENT_TABLE_FULL : CAUSE_FRAGMENT_OVERLAP;
+	enum packet_cause cause =
+	    r->dr.cnt == 1 ? CAUSE_FRAGMENT_TABLE_FULL : CAUSE_FRAGMENT_OVERLAP;
 	held_add(r, 1); /* m is on the row: free_held() takes it off with the others */
 	free_held(r, c, cause);
 	return false;
@@ -134,7 +135,7 @@ static bool settle_death_row(struct reassembly *r, const struct rte_mbuf *m,
 /* The datagram in one buffer, its headers as a received packet's would be.
  * NULL when it does not fit in the first fragment's buffer (freed, counted). */
 static struct rte_mbuf *finish(struct rte_mbuf *d, const struct frag_info *fi,
-			       struct worker_counters *c)
+                               struct worker_counters *c)
 {
 	/* The fragments' own receive flags say nothing about the datagram. */
 	d->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
@@ -145,7 +146,8 @@ static struct rte_mbuf *finish(struct rte_mbuf *d, const struct frag_info *fi,
 	}
 	if (fi->ip_version == 4) {
 		/* rte_ip_frag leaves the header checksum zero for the NIC to fill. */
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(d, struct rte_ipv4_hdr *, fi->l2_len);
+		struct rte_ipv4_hdr *ip =
+		    rte_pktmbuf_mtod_offset(d, struct rte_ipv4_hdr *, fi->l2_len);
 		ip->hdr_checksum = 0;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	}
@@ -153,8 +155,8 @@ static struct rte_mbuf *finish(struct rte_mbuf *d, const struct frag_info *fi,
 }
 
 struct rte_mbuf *reassembly_add(struct reassembly *r, struct rte_mbuf *m,
-				const struct frag_info *fi, uint64_t now_ms,
-				struct worker_counters *c)
+                                const struct frag_info *fi, uint64_t now_ms,
+                                struct worker_counters *c)
 {
 	uint8_t *l3 = rte_pktmbuf_mtod_offset(m, uint8_t *, fi->l2_len);
 	struct rte_mbuf *d;
@@ -164,11 +166,11 @@ struct rte_mbuf *reassembly_add(struct reassembly *r, struct rte_mbuf *m,
 	m->l3_len = fi->l3_len;
 	if (fi->ip_version == 4)
 		d = rte_ipv4_frag_reassemble_packet(r->tbl, &r->dr, m, now_ms,
-						    (struct rte_ipv4_hdr *)l3);
+		                                    (struct rte_ipv4_hdr *)l3);
 	else
 		d = rte_ipv6_frag_reassemble_packet(
-			r->tbl, &r->dr, m, now_ms, (struct rte_ipv6_hdr *)l3,
-			(struct rte_ipv6_fragment_ext *)(l3 + sizeof(struct rte_ipv6_hdr)));
+		    r->tbl, &r->dr, m, now_ms, (struct rte_ipv6_hdr *)l3,
+		    (struct rte_ipv6_fragment_ext *)(l3 + sizeof(struct rte_ipv6_hdr)));
 	if (!settle_death_row(r, m, c))
 		return NULL;
 	if (d == NULL) {

@@ -31,7 +31,7 @@ struct reassembly;
 /* A table for max_datagrams datagrams (1..) whose fragments wait at most
  * timeout_ms. NULL with a one-line message in err on failure. */
 struct reassembly *reassembly_create(uint32_t max_datagrams, uint32_t timeout_ms, char *err,
-				     size_t err_size);
+                                     size_t err_size);
 
 /* Free the table; call reassembly_flush() first, or the mbufs still held
  * are freed uncounted. NULL is allowed. */
@@ -46,8 +46,8 @@ void reassembly_free(struct reassembly *r);
  * of other datagrams whose time ran out are freed first (counted).
  */
 struct rte_mbuf *reassembly_add(struct reassembly *r, struct rte_mbuf *m,
-				const struct frag_info *fi, uint64_t now_ms,
-				struct worker_counters *counters);
+                                const struct frag_info *fi, uint64_t now_ms,
+                                struct worker_counters *counters);
 
 /* Free the fragments of datagrams older than the timeout (counted). */
 void reassembly_expire(struct reassembly *r, uint64_t now_ms, struct worker_counters *counters);

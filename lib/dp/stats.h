@@ -20,7 +20,7 @@ void stats_sum(struct worker *const *workers, unsigned n, struct worker_counters
  * "events_write_failed":N} and a newline. events_write_failed: events the
  * writer could not write to the events file (the control thread's count). */
 void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint64_t mbufs_in_use,
-		      uint64_t events_write_failed);
+                      uint64_t events_write_failed);
 
 /* One human-readable line: packets, sessions, verdicts, drops. */
 void stats_write_line(FILE *out, struct worker *const *workers, unsigned n);

@@ -43,7 +43,7 @@ static int stats_answer(struct rte_tel_data *d)
 #undef COUNTER_TEL
 	for (int i = 0; i < CAUSE_COUNT; i++)
 		rte_tel_data_add_dict_u64(d, packet_cause_name((enum packet_cause)i),
-					  t.causes[i] + (i == CAUSE_TX_FAILED ? t.dropped[i] : 0));
+		                          t.causes[i] + (i == CAUSE_TX_FAILED ? t.dropped[i] : 0));
 	struct rte_tel_data *packets = rte_tel_data_alloc();
 	struct rte_tel_data *dropped = rte_tel_data_alloc();
 	if (packets == NULL || dropped == NULL) {
@@ -60,7 +60,7 @@ static int stats_answer(struct rte_tel_data *d)
 	for (int i = 0; i < CAUSE_COUNT; i++)
 		if (packet_cause_is_drop((enum packet_cause)i))
 			rte_tel_data_add_dict_u64(dropped, packet_cause_name((enum packet_cause)i),
-						  t.dropped[i]);
+			                          t.dropped[i]);
 	rte_tel_data_add_dict_container(packets, "dropped", dropped, 0);
 	rte_tel_data_add_dict_container(d, "packets", packets, 0);
 	rte_tel_data_add_dict_u64(d, "mbufs_in_use", control_mbufs_in_use(ctl));
@@ -159,9 +159,9 @@ static int verdicts_answer(const char *params, struct rte_tel_data *d)
 			return -1;
 		rte_tel_data_add_dict_string(d, "reason", verdict_reason_name(r));
 		for (int c = 0; c < CONTROL_COLUMN_COUNT; c++)
-			rte_tel_data_add_dict_u64(d, control_column_name((enum control_column)c),
-						  control_verdict_column(&t, (enum control_column)c,
-									 r));
+			rte_tel_data_add_dict_u64(
+			    d, control_column_name((enum control_column)c),
+			    control_verdict_column(&t, (enum control_column)c, r));
 		return 0;
 	}
 	struct rte_tel_data *names = rte_tel_data_alloc();
@@ -177,11 +177,11 @@ static int verdicts_answer(const char *params, struct rte_tel_data *d)
 			return -1;
 		rte_tel_data_start_array(col, RTE_TEL_U64_VAL);
 		for (int r = 0; r < VERDICT_COUNT; r++)
-			rte_tel_data_add_array_u64(col, control_verdict_column(
-								&t, (enum control_column)c,
-								(enum verdict_reason)r));
+			rte_tel_data_add_array_u64(
+			    col, control_verdict_column(&t, (enum control_column)c,
+			                                (enum verdict_reason)r));
 		rte_tel_data_add_dict_container(d, control_column_name((enum control_column)c), col,
-						0);
+		                                0);
 	}
 	return 0;
 }
@@ -220,7 +220,7 @@ static int config_answer(struct rte_tel_data *d)
 	}
 	rte_tel_data_add_dict_int(d, "workers", (int)ctl->n_workers);
 	struct rte_tel_data *ports = rte_tel_data_alloc(), *domains = string_array(),
-			    *ips = string_array();
+	                    *ips = string_array();
 	if (ports == NULL || domains == NULL || ips == NULL) {
 		rte_tel_data_free(ports);
 		rte_tel_data_free(domains);
@@ -241,8 +241,8 @@ static int config_answer(struct rte_tel_data *d)
 	rte_tel_data_add_dict_container(d, "local_ip", ips, 0);
 	rte_tel_data_add_dict_string(d, "banlist", cfg->banlist_path);
 	rte_tel_data_add_dict_string(d, "banned_patterns", cfg->patterns_path);
-	rte_tel_data_add_dict_string(d, "psl", cfg->psl_path[0] ? cfg->psl_path
-								 : HG_DEFAULT_PSL_FILE);
+	rte_tel_data_add_dict_string(d, "psl",
+	                             cfg->psl_path[0] ? cfg->psl_path : HG_DEFAULT_PSL_FILE);
 	rte_tel_data_add_dict_string(d, "events", cfg->events_path);
 	rte_tel_data_add_dict_string(d, "stats", cfg->stats_path);
 	rte_tel_data_add_dict_string(d, "sensor_name", cfg->sensor_name);
@@ -299,16 +299,18 @@ int telemetry_register(struct control *c)
 	ctl = c;
 	pthread_mutex_unlock(&lock);
 	if (rte_telemetry_register_cmd("/helogate/stats", tel_stats,
-				       "helogate's counters, totals. No parameters") != 0 ||
+	                               "helogate's counters, totals. No parameters") != 0 ||
 	    rte_telemetry_register_cmd("/helogate/workers", tel_workers,
-				       "Per-worker figures. Parameter: a worker id (optional)") != 0 ||
-	    rte_telemetry_register_cmd("/helogate/verdicts", tel_verdicts,
-				       "Per-reason verdict counts. Parameter: a reason (optional)") !=
-		    0 ||
+	                               "Per-worker figures. Parameter: a worker id (optional)") !=
+	        0 ||
+	    rte_telemetry_register_cmd(
+	        "/helogate/verdicts", tel_verdicts,
+	        "Per-reason verdict counts. Parameter: a reason (optional)") != 0 ||
 	    rte_telemetry_register_cmd("/helogate/config", tel_config,
-				       "The running configuration. No parameters") != 0 ||
+	                               "The running configuration. No parameters") != 0 ||
 	    rte_telemetry_register_cmd("/helogate/mode", tel_mode,
-				       "The live mode. Parameter: detect or enforce, to set it") != 0)
+	                               "The live mode. Parameter: detect or enforce, to set it") !=
+	        0)
 		return -1;
 	return 0;
 }

@@ -39,9 +39,9 @@ struct worker {
 	unsigned id;
 	struct worker_shared shared;
 	struct flow_table *flows;
-	struct syn_queue syns; /* flows in their handshake, oldest first: evicted when full */
+	struct syn_queue syns;    /* flows in their handshake, oldest first: evicted when full */
 	struct reassembly *frags; /* IP fragments waiting for their datagram */
-	struct session_env env; /* what the stages share: pool, counters, ring, scratch */
+	struct session_env env;   /* what the stages share: pool, counters, ring, scratch */
 	volatile bool *stop;
 	struct worker_counters counters;
 	struct session_out out; /* the segments and timer of the packet at hand */
@@ -68,23 +68,23 @@ static int worker_env_init(struct worker *w, const struct config *cfg, char *err
 	env->events = event_ring_create(cfg->event_ring_size);
 	if (env->pool == NULL || env->events == NULL) {
 		snprintf(err, err_size, "worker %u: cannot allocate %u blocks and %u events", w->id,
-			 cfg->blocks_per_worker, cfg->event_ring_size);
+		         cfg->blocks_per_worker, cfg->event_ring_size);
 		return -1;
 	}
 	env->scratch = scan_scratch_alloc(w->shared.commands, err, err_size);
 	if (env->scratch == NULL)
 		return -1;
 	if (smtp_env_init(&env->smtp, env->pool, w->shared.commands, env->scratch, cfg->line_max,
-			  err, err_size) != 0)
+	                  err, err_size) != 0)
 		return -1;
 	env->counters = &w->counters;
 	env->params = (struct session_params){
-		.timeout_syn_ms = cfg->timeout_syn_ms,
-		.timeout_idle_ms = cfg->timeout_idle_ms,
-		.timeout_closing_ms = cfg->timeout_closing_ms,
-		.takeover_wait_ms = cfg->takeover_wait_ms,
-		.takeover_session_ms = cfg->takeover_session_ms,
-		.replies = &cfg->replies,
+	    .timeout_syn_ms = cfg->timeout_syn_ms,
+	    .timeout_idle_ms = cfg->timeout_idle_ms,
+	    .timeout_closing_ms = cfg->timeout_closing_ms,
+	    .takeover_wait_ms = cfg->takeover_wait_ms,
+	    .takeover_session_ms = cfg->takeover_session_ms,
+	    .replies = &cfg->replies,
 	};
 	env->commands = w->shared.commands;
 	env->worker_id = (uint16_t)w->id;
@@ -92,7 +92,7 @@ static int worker_env_init(struct worker *w, const struct config *cfg, char *err
 }
 
 struct worker *worker_create(unsigned id, const struct worker_shared *shared, char *err,
-			     size_t err_size)
+                             size_t err_size)
 {
 	const struct config *cfg = shared->cfg;
 	struct worker *w = aligned_alloc(64, sizeof(*w));
@@ -151,13 +151,13 @@ static void refresh_policy(struct worker *w)
 		enum config_mode configured = live != NULL ? live->mode : w->shared.cfg->mode;
 		uint32_t mode = __atomic_load_n(w->shared.mode, __ATOMIC_RELAXED);
 		w->env.mode_override = mode == (uint32_t)configured ? SESSION_MODE_AS_CONFIGURED
-				       : mode == CONFIG_MODE_DETECT ? SESSION_MODE_DETECT
-								    : SESSION_MODE_ENFORCE;
+		                       : mode == CONFIG_MODE_DETECT ? SESSION_MODE_DETECT
+		                                                    : SESSION_MODE_ENFORCE;
 	}
 	if (w->shared.actions != NULL)
 		for (int r = 0; r < VERDICT_COUNT; r++)
 			w->env.action_override[r] = control_live_action(
-				__atomic_load_n(&w->shared.actions[r], __ATOMIC_RELAXED));
+			    __atomic_load_n(&w->shared.actions[r], __ATOMIC_RELAXED));
 }
 
 /* ---- acting on dispositions ------------------------------------------------------------ */
@@ -188,12 +188,12 @@ static bool tx_add(struct worker *w, enum worker_side side, struct rte_mbuf *m)
 
 /* Build one segment a stage described and queue it towards its side. */
 static void send_injected(struct worker *w, const struct inject_template *tpl,
-			  const struct inject_segment *seg)
+                          const struct inject_segment *seg)
 {
 	bool lab = w->shared.cfg->single_port;
-	enum worker_side side = lab ? WORKER_SIDE_LAB
-			      : seg->to_client ? WORKER_SIDE_OUTSIDE
-					       : WORKER_SIDE_INSIDE;
+	enum worker_side side = lab              ? WORKER_SIDE_LAB
+	                        : seg->to_client ? WORKER_SIDE_OUTSIDE
+	                                         : WORKER_SIDE_INSIDE;
 	uint64_t t0 = session_prof_start(&w->env);
 
 	if (w->tx[side].count == WORKER_TX_MAX) {
@@ -226,10 +226,11 @@ static void send_injected(struct worker *w, const struct inject_template *tpl,
 /* Send what a stage described and set the record's timer; then the flow's
  * fate. idx < 0: no record. */
 static void apply_flow(struct worker *w, int32_t idx, enum dispose_flow flow,
-		       struct session_out *out)
+                       struct session_out *out)
 {
 	for (unsigned i = 0; i < out->n_seg; i++)
-		send_injected(w, out->tpl, &out->seg[i]); /* before the record: payloads live there */
+		send_injected(w, out->tpl,
+		              &out->seg[i]); /* before the record: payloads live there */
 	out->n_seg = 0;
 	if (idx < 0)
 		return;
@@ -258,7 +259,7 @@ static void apply_flow(struct worker *w, int32_t idx, enum dispose_flow flow,
  * build (-Wswitch).
  */
 static void worker_apply(struct worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
-			 enum worker_side from, int32_t idx, struct disposition d)
+                         enum worker_side from, int32_t idx, struct disposition d)
 {
 	enum packet_cause cause = (enum packet_cause)d.cause;
 
@@ -297,8 +298,8 @@ static bool on_expire(void *arg, int32_t idx, void *record)
 	struct expire_ctx *ctx = arg;
 	struct worker *w = ctx->w;
 	struct session *s = record;
-	enum dispose_flow flow = inspect_timer(&w->env, s, flow_table_key(w->flows, idx), ctx->now,
-					       &w->out);
+	enum dispose_flow flow =
+	    inspect_timer(&w->env, s, flow_table_key(w->flows, idx), ctx->now, &w->out);
 
 	if (flow != DISPOSE_FLOW_FREE) {
 		apply_flow(w, idx, flow, &w->out);
@@ -323,7 +324,7 @@ void worker_expire(struct worker *w, uint64_t now_ms)
 /* Checksums: trust the port when it checked; otherwise verify in software
  * (the end host would drop a bad segment: reliability rule 1). */
 static bool checksum_ok(const struct worker *w, const struct rte_mbuf *m, const uint8_t *frame,
-			const struct pkt_info *pi)
+                        const struct pkt_info *pi)
 {
 	uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
 
@@ -345,15 +346,15 @@ struct classified {
 	uint32_t hash;
 	enum pkt_action action;
 	bool c2s;
-	bool tracked; /* TCP to or from an SMTP port: the second pass needs its flow */
-	bool taken;   /* a fragment the fragment table took (it waits, or it was freed and
-		       * counted there): nothing to apply */
+	bool tracked;         /* TCP to or from an SMTP port: the second pass needs its flow */
+	bool taken;           /* a fragment the fragment table took (it waits, or it was freed and
+	                       * counted there): nothing to apply */
 	struct disposition d; /* when neither tracked nor taken: what happens to it */
 };
 
 /* An IPv4 fragment's header checksum, as checksum_ok() judges a segment's. */
 static bool fragment_checksum_ok(const struct worker *w, const struct rte_mbuf *m,
-				 const uint8_t *frame, const struct frag_info *fi)
+                                 const uint8_t *frame, const struct frag_info *fi)
 {
 	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 
@@ -369,7 +370,7 @@ static bool fragment_checksum_ok(const struct worker *w, const struct rte_mbuf *
  * fragment's place, or NULL: the table took the fragment (c->taken) or c->d
  * says what happens to it. */
 static struct rte_mbuf *classify_fragment(struct worker *w, struct rte_mbuf *m, uint64_t now,
-					  struct classified *c)
+                                          struct classified *c)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct frag_info fi;
@@ -405,7 +406,7 @@ static struct rte_mbuf *classify_fragment(struct worker *w, struct rte_mbuf *m, 
  * order they came. A fragment goes to the fragment table; the datagram it
  * completes replaces it in *mp and is classified like a received packet. */
 static void classify_packet(struct worker *w, struct rte_mbuf **mp, enum worker_side from,
-			    uint64_t now, struct classified *c)
+                            uint64_t now, struct classified *c)
 {
 	const struct config *cfg = w->shared.cfg;
 	struct pkt_info *pi = &c->pi;
@@ -441,7 +442,7 @@ static void classify_packet(struct worker *w, struct rte_mbuf **mp, enum worker_
 		return;
 	case PKT_ACTION_DROP:
 		c->d = dispose_drop(r == PKT_IPV6_EXT_CHAIN_TOO_LONG ? CAUSE_IPV6_CHAIN_TOO_LONG
-								 : CAUSE_MALFORMED);
+		                                                     : CAUSE_MALFORMED);
 		return;
 	case PKT_ACTION_REASSEMBLE: /* a reassembled datagram never is a fragment */
 		c->d = dispose_drop(CAUSE_MALFORMED);
@@ -498,7 +499,7 @@ static bool evict_embryonic(struct worker *w)
 
 /* A segment with no record: it may open one. */
 static void handle_new(struct worker *w, struct rte_mbuf *m, enum worker_side from, uint64_t now,
-		       const struct classified *c)
+                       const struct classified *c)
 {
 	if (!inspect_opens_session(&c->pi, c->c2s)) {
 		worker_apply(w, m, &c->pi, from, -1, dispose_forward(CAUSE_UNTRACKED));
@@ -512,15 +513,15 @@ static void handle_new(struct worker *w, struct rte_mbuf *m, enum worker_side fr
 		worker_apply(w, m, &c->pi, from, -1, dispose_forward(CAUSE_TABLE_FULL));
 		return;
 	}
-	struct disposition d = inspect_start(&w->env, flow_table_record(w->flows, idx), &c->pi,
-					     now, &w->out);
+	struct disposition d =
+	    inspect_start(&w->env, flow_table_record(w->flows, idx), &c->pi, now, &w->out);
 	syn_queue_push(&w->syns, idx, c->pi.seq);
 	worker_apply(w, m, &c->pi, from, idx, d);
 }
 
 /* Second pass: everything that needs the flow. */
 static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_side from,
-			   uint64_t now, const struct classified *c)
+                           uint64_t now, const struct classified *c)
 {
 	const struct pkt_info *pi = &c->pi;
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -538,7 +539,7 @@ static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_sid
 		return;
 	}
 	struct disposition d =
-		inspect_segment(&w->env, s, &c->key, pi, frame, c->c2s, now, &w->out);
+	    inspect_segment(&w->env, s, &c->key, pi, frame, c->c2s, now, &w->out);
 	worker_apply(w, m, pi, from, idx, d);
 }
 
@@ -548,7 +549,7 @@ static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_sid
 #define WORKER_GROUP 16
 
 void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
-			 enum worker_side from, uint64_t now_ms)
+                         enum worker_side from, uint64_t now_ms)
 {
 	struct classified c[WORKER_GROUP];
 
@@ -570,8 +571,9 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 				/* net_pcap, the only port whose stamps port.c turns
 				 * on, gives microseconds since 1970. */
 				if (w->rx_ts_flag != 0 && (m->ol_flags & w->rx_ts_flag))
-					w->env.pkt_time_ns = 1000 * *RTE_MBUF_DYNFIELD(
-						m, w->rx_ts_offset, rte_mbuf_timestamp_t *);
+					w->env.pkt_time_ns =
+					    1000 * *RTE_MBUF_DYNFIELD(m, w->rx_ts_offset,
+					                              rte_mbuf_timestamp_t *);
 				w->env.pkt_info = &c[i].pi;
 				handle_tracked(w, m, from, now_ms, &c[i]);
 				w->env.pkt_info = NULL;
@@ -617,7 +619,7 @@ static void flush_tx(struct worker *w, enum worker_side side, uint16_t port)
 
 	for (int tries = 0; sent < tx->count && tries < TX_RETRIES; tries++)
 		sent += rte_eth_tx_burst(port, (uint16_t)w->id, tx->pkts + sent,
-					 (uint16_t)(tx->count - sent));
+		                         (uint16_t)(tx->count - sent));
 	w->counters.tx_packets += sent;
 	if (sent < tx->count) {
 		w->counters.dropped[CAUSE_TX_FAILED] += (uint64_t)(tx->count - sent);
@@ -665,8 +667,8 @@ int worker_run(void *arg)
 	while (!*w->stop) {
 		uint64_t now = worker_clock_ms();
 		for (unsigned s = 0; s < n_sides; s++) {
-			uint16_t n = rte_eth_rx_burst(ports[sides[s]], queue, pkts,
-						      (uint16_t)cfg->rx_burst);
+			uint16_t n =
+			    rte_eth_rx_burst(ports[sides[s]], queue, pkts, (uint16_t)cfg->rx_burst);
 			if (n == 0)
 				continue;
 			worker_handle_burst(w, pkts, n, sides[s], now);

@@ -64,7 +64,7 @@ struct worker;
  * id: 0..n-1, also the RCU reader id and the queue index on every port.
  * NULL with a one-line message in err on failure. */
 struct worker *worker_create(unsigned id, const struct worker_shared *shared, char *err,
-			     size_t err_size);
+                             size_t err_size);
 void worker_free(struct worker *w);
 
 /* Process pkts[0..n) received from side `from`. Each packet either joins
@@ -72,7 +72,7 @@ void worker_free(struct worker *w);
  * counted under exactly one cause. now_ms: the worker's clock, sampled once
  * per loop. */
 void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
-			 enum worker_side from, uint64_t now_ms);
+                         enum worker_side from, uint64_t now_ms);
 
 /* The pending transmit batch for a side; the caller sends and empties it. */
 struct worker_tx *worker_tx(struct worker *w, enum worker_side side);

@@ -63,7 +63,7 @@ bool enforce_waiting(const struct session_env *env, const struct session *s)
 /* Describe one segment for the worker to build; false when out is full
  * (the retransmission timer sends it later). */
 static bool emit(struct session_out *out, const struct takeover_state *ts,
-		 const struct inject_segment *seg)
+                 const struct inject_segment *seg)
 {
 	if (out->n_seg == SESSION_SEGS_MAX)
 		return false;
@@ -76,7 +76,7 @@ static bool emit(struct session_out *out, const struct takeover_state *ts,
  * window, timestamps continuing the server's clock and echoing the
  * client's latest (RFC 7323 4.3). */
 static void client_segment(const struct conn *c, struct takeover_state *ts,
-			   struct inject_segment *seg, uint32_t seq, uint8_t flags, uint64_t now)
+                           struct inject_segment *seg, uint32_t seq, uint8_t flags, uint64_t now)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->to_client = true;
@@ -93,15 +93,15 @@ static void client_segment(const struct conn *c, struct takeover_state *ts,
 }
 
 static void reset_server(const struct session_env *env, const struct conn *c,
-			 struct takeover_state *ts, uint32_t seq, struct session_out *out)
+                         struct takeover_state *ts, uint32_t seq, struct session_out *out)
 {
 	struct inject_segment seg = {
-		.to_client = false,
-		.flags = TCP_FLAG_RST | TCP_FLAG_ACK,
-		.seq = seq,
-		.ack = c->client_ack,
-		.window = 0,
-		.ip_id = ts->ip_id++,
+	    .to_client = false,
+	    .flags = TCP_FLAG_RST | TCP_FLAG_ACK,
+	    .seq = seq,
+	    .ack = c->client_ack,
+	    .window = 0,
+	    .ip_id = ts->ip_id++,
 	};
 
 	(void)env;
@@ -127,7 +127,7 @@ static void arm_timer(struct takeover_state *ts, uint64_t now, struct session_ou
 /* Send what is queued and not yet sent, within the client's window, then
  * our FIN when it is due. */
 static void transmit(const struct session_env *env, struct session *s, struct takeover_state *ts,
-		     uint64_t now, struct session_out *out)
+                     uint64_t now, struct session_out *out)
 {
 	const struct conn *c = &s->tcp;
 	uint32_t mss = c->client_mss < ENFORCE_SEGMENT_MAX ? c->client_mss : ENFORCE_SEGMENT_MAX;
@@ -162,7 +162,7 @@ static void transmit(const struct session_env *env, struct session *s, struct ta
 	}
 	if (ts->out_sent == ts->out_len && ts->fin_queued && !ts->fin_sent) {
 		client_segment(c, ts, &seg, ts->snd_una + ts->out_len, TCP_FLAG_ACK | TCP_FLAG_FIN,
-			       now);
+		               now);
 		if (emit(out, ts, &seg))
 			ts->fin_sent = true;
 	}
@@ -170,18 +170,18 @@ static void transmit(const struct session_env *env, struct session *s, struct ta
 }
 
 static void send_ack(struct session *s, struct takeover_state *ts, uint64_t now,
-		     struct session_out *out)
+                     struct session_out *out)
 {
 	struct inject_segment seg;
 
 	client_segment(&s->tcp, ts, &seg, ts->snd_una + ts->out_sent + (ts->fin_sent ? 1u : 0u),
-		       TCP_FLAG_ACK, now);
+	               TCP_FLAG_ACK, now);
 	emit(out, ts, &seg);
 }
 
 /* Everything unacknowledged goes again, from snd_una. */
 static void retransmit(const struct session_env *env, struct session *s, struct takeover_state *ts,
-		       uint64_t now, struct session_out *out)
+                       uint64_t now, struct session_out *out)
 {
 	ts->out_sent = 0;
 	ts->fin_sent = false;
@@ -207,8 +207,8 @@ static void on_rejected_rcpt(void *arg, const uint8_t *rcpt, uint32_t len)
 }
 
 static void dialogue_session(const struct session_env *env, const struct session *s,
-			     const struct takeover_state *ts, struct takeover_session *d,
-			     struct rejected_ctx *rc)
+                             const struct takeover_state *ts, struct takeover_session *d,
+                             struct rejected_ctx *rc)
 {
 	d->reason = (enum verdict_reason)ts->reason;
 	d->helo = session_helo(env, s);
@@ -221,8 +221,8 @@ static void dialogue_session(const struct session_env *env, const struct session
 }
 
 bool enforce_begin(const struct session_env *env, struct session *s, const struct pkt_info *pi,
-		   const uint8_t *frame, const struct smtp_command *cmd, enum verdict_reason reason,
-		   uint64_t now_ms)
+                   const uint8_t *frame, const struct smtp_command *cmd, enum verdict_reason reason,
+                   uint64_t now_ms)
 {
 	if (s->flags & SESSION_F_TAKEOVER) {
 		env->counters->takeover_unsupported++;
@@ -243,7 +243,8 @@ bool enforce_begin(const struct session_env *env, struct session *s, const struc
 	ts->phase = PHASE_WAITING;
 	ts->trigger = (uint8_t)cmd->verb;
 	ts->reason = (uint8_t)reason;
-	ts->trigger_len = (uint16_t)(cmd->arg_len < TRIGGER_ARG_MAX ? cmd->arg_len : TRIGGER_ARG_MAX);
+	ts->trigger_len =
+	    (uint16_t)(cmd->arg_len < TRIGGER_ARG_MAX ? cmd->arg_len : TRIGGER_ARG_MAX);
 	memcpy(ts->trigger_arg, cmd->arg, ts->trigger_len);
 	/* The server already has the bytes before this segment, so a command
 	 * that began in an earlier segment is cut where this one starts (the
@@ -284,7 +285,7 @@ static bool quiet(const struct session *s, const struct takeover_state *ts)
 }
 
 static void activate(const struct session_env *env, struct session *s, const struct flow_key *key,
-		     struct takeover_state *ts, uint64_t now, struct session_out *out)
+                     struct takeover_state *ts, uint64_t now, struct session_out *out)
 {
 	struct takeover_session d;
 	struct rejected_ctx rc = {.env = env, .key = key, .s = s, .reason = ts->reason};
@@ -305,11 +306,11 @@ static void activate(const struct session_env *env, struct session *s, const str
 		session_event(env, s, key, "STARTTLS", ts->reason, EVENT_ACTION_REJECTED, NULL, 0);
 	}
 	takeover_answer(&ts->dialogue, &d, (enum smtp_verb)ts->trigger, ts->trigger_arg,
-			ts->trigger_len, ts->out, &o);
+	                ts->trigger_len, ts->out, &o);
 	if (ts->tail_len > 0) {
 		/* takeover_feed() appends at out + o.len. */
-		ts->rcv_nxt += takeover_feed(&ts->dialogue, &d, ts->tail, ts->tail_len, ts->out,
-					     OUT_MAX, &o);
+		ts->rcv_nxt +=
+		    takeover_feed(&ts->dialogue, &d, ts->tail, ts->tail_len, ts->out, OUT_MAX, &o);
 		ts->tail_len = 0;
 	}
 	ts->out_len = (uint16_t)o.len;
@@ -320,18 +321,18 @@ static void activate(const struct session_env *env, struct session *s, const str
 /* No quiet point in time: let the session through after all, with a
  * `detected` event (reliability rule 6: never cut a session mid-reply). */
 static void let_through(const struct session_env *env, struct session *s,
-			const struct flow_key *key, const struct takeover_state *ts)
+                        const struct flow_key *key, const struct takeover_state *ts)
 {
 	bool rcpt = ts->trigger == SMTP_VERB_RCPT;
 
 	env->counters->takeover_not_quiet++;
 	env->counters->detected[ts->reason]++;
 	session_event(env, s, key, rcpt ? "RCPT" : "STARTTLS", ts->reason, EVENT_ACTION_DETECTED,
-		      rcpt ? ts->trigger_arg : NULL, ts->trigger_len);
+	              rcpt ? ts->trigger_arg : NULL, ts->trigger_len);
 }
 
 void enforce_check_quiet(const struct session_env *env, struct session *s,
-			 const struct flow_key *key, uint64_t now_ms, struct session_out *out)
+                         const struct flow_key *key, uint64_t now_ms, struct session_out *out)
 {
 	if (!(s->flags & SESSION_F_TAKEOVER))
 		return;
@@ -341,14 +342,14 @@ void enforce_check_quiet(const struct session_env *env, struct session *s,
 }
 
 struct disposition enforce_started(const struct session_env *env, struct session *s,
-				   const struct flow_key *key, const struct pkt_info *pi,
-				   uint64_t now_ms, struct session_out *out)
+                                   const struct flow_key *key, const struct pkt_info *pi,
+                                   uint64_t now_ms, struct session_out *out)
 {
 	struct takeover_state *ts = state_of(env, s);
 	uint32_t keep = (uint32_t)seq_diff(ts->server_seq, pi->seq);
 	struct disposition d = keep > 0 && keep <= pi->payload_len
-				       ? dispose_cut(CAUSE_TAKEOVER_CUT, keep)
-				       : dispose_drop(CAUSE_TAKEOVER_AFTER_CUT);
+	                           ? dispose_cut(CAUSE_TAKEOVER_CUT, keep)
+	                           : dispose_drop(CAUSE_TAKEOVER_AFTER_CUT);
 
 	if (quiet(s, ts))
 		activate(env, s, key, ts, now_ms, out);
@@ -360,8 +361,8 @@ struct disposition enforce_started(const struct session_env *env, struct session
 /* A client segment while waiting: bytes before the cut may still go to the
  * server (a retransmission), nothing from the cut on does. */
 static struct disposition waiting_client(const struct session_env *env, struct session *s,
-					 const struct takeover_state *ts, const struct pkt_info *pi,
-					 uint64_t now)
+                                         const struct takeover_state *ts, const struct pkt_info *pi,
+                                         uint64_t now)
 {
 	uint32_t end = pi->seq + pi->payload_len + ((pi->tcp_flags & TCP_FLAG_FIN) ? 1u : 0u);
 
@@ -369,7 +370,8 @@ static struct disposition waiting_client(const struct session_env *env, struct s
 	if (pi->tcp_flags & TCP_FLAG_ACK)
 		stream_dir_ack(&s->s2c, env->pool, pi->ack);
 	if (pi->payload_len == 0 && !(pi->tcp_flags & TCP_FLAG_FIN))
-		return dispose_forward(CAUSE_TAKEOVER_BEFORE_CUT); /* a pure ACK: the server needs it */
+		return dispose_forward(
+		    CAUSE_TAKEOVER_BEFORE_CUT); /* a pure ACK: the server needs it */
 	if (seq_leq(end, ts->server_seq))
 		return dispose_forward(CAUSE_TAKEOVER_BEFORE_CUT);
 	if (seq_lt(pi->seq, ts->server_seq))
@@ -399,9 +401,9 @@ static void take_ack(struct takeover_state *ts, uint32_t ack)
 
 /* A client segment of an active takeover: we are its receiver now. */
 static struct disposition active_client(const struct session_env *env, struct session *s,
-					const struct flow_key *key, struct takeover_state *ts,
-					const struct pkt_info *pi, const uint8_t *frame,
-					uint64_t now, struct session_out *out)
+                                        const struct flow_key *key, struct takeover_state *ts,
+                                        const struct pkt_info *pi, const uint8_t *frame,
+                                        uint64_t now, struct session_out *out)
 {
 	struct conn *c = &s->tcp;
 	struct disposition answered = dispose(DISPOSE_ANSWERED, CAUSE_TAKEOVER_ANSWERED);
@@ -418,12 +420,13 @@ static struct disposition active_client(const struct session_env *env, struct se
 	if (pi->payload_len > 0 || fin) {
 		if (pi->seq == ts->rcv_nxt && !ts->client_fin) {
 			struct takeover_session d;
-			struct rejected_ctx rc = {.env = env, .key = key, .s = s, .reason = ts->reason};
+			struct rejected_ctx rc = {
+			    .env = env, .key = key, .s = s, .reason = ts->reason};
 			struct takeover_output o = {0};
 			dialogue_session(env, s, ts, &d, &rc);
 			uint32_t used = takeover_feed(&ts->dialogue, &d, frame + pi->payload_offset,
-						      pi->payload_len, ts->out + ts->out_len,
-						      OUT_MAX - ts->out_len, &o);
+			                              pi->payload_len, ts->out + ts->out_len,
+			                              OUT_MAX - ts->out_len, &o);
 			ts->rcv_nxt += used;
 			ts->out_len = (uint16_t)(ts->out_len + o.len);
 			if (o.close)
@@ -446,7 +449,8 @@ static struct disposition active_client(const struct session_env *env, struct se
 			send_ack(s, ts, now, out);
 		} else {
 			env->counters->takeover_unread++;
-			send_ack(s, ts, now, out); /* out of order: a duplicate ACK asks for the gap */
+			send_ack(s, ts, now,
+			         out); /* out of order: a duplicate ACK asks for the gap */
 		}
 	}
 	/* What transmit() sends carries the acknowledgement; when it has
@@ -463,9 +467,9 @@ static struct disposition active_client(const struct session_env *env, struct se
 }
 
 struct disposition enforce_segment(const struct session_env *env, struct session *s,
-				   const struct flow_key *key, const struct pkt_info *pi,
-				   const uint8_t *frame, bool c2s, uint64_t now_ms,
-				   struct session_out *out)
+                                   const struct flow_key *key, const struct pkt_info *pi,
+                                   const uint8_t *frame, bool c2s, uint64_t now_ms,
+                                   struct session_out *out)
 {
 	struct takeover_state *ts = state_of(env, s);
 	bool rst = (pi->tcp_flags & TCP_FLAG_RST) != 0;
@@ -475,7 +479,7 @@ struct disposition enforce_segment(const struct session_env *env, struct session
 			/* Either side aborting ends everything; the RST goes on. */
 			env->counters->flows_reset++;
 			return dispose_with_flow(dispose_forward(CAUSE_RST_ACCEPTED),
-						 DISPOSE_FLOW_FREE);
+			                         DISPOSE_FLOW_FREE);
 		}
 		struct disposition d = waiting_client(env, s, ts, pi, now_ms);
 		if (quiet(s, ts))
@@ -494,14 +498,14 @@ struct disposition enforce_segment(const struct session_env *env, struct session
 	if (rst) {
 		env->counters->takeover_closed++;
 		return dispose_with_flow(dispose(DISPOSE_ANSWERED, CAUSE_TAKEOVER_CLIENT_RST),
-					 DISPOSE_FLOW_FREE);
+		                         DISPOSE_FLOW_FREE);
 	}
 	return active_client(env, s, key, ts, pi, frame, now_ms, out);
 }
 
 enum dispose_flow enforce_timer(const struct session_env *env, struct session *s,
-				const struct flow_key *key, uint64_t now_ms,
-				struct session_out *out)
+                                const struct flow_key *key, uint64_t now_ms,
+                                struct session_out *out)
 {
 	struct takeover_state *ts = state_of(env, s);
 
@@ -519,9 +523,9 @@ enum dispose_flow enforce_timer(const struct session_env *env, struct session *s
 		ts->timed_out = true;
 		env->counters->takeover_timeouts++;
 		if (!ts->fin_queued && OUT_MAX - ts->out_len >= 64) {
-			ts->out_len = (uint16_t)(ts->out_len +
-						 takeover_timeout_reply(ts->out + ts->out_len,
-									OUT_MAX - ts->out_len));
+			ts->out_len =
+			    (uint16_t)(ts->out_len + takeover_timeout_reply(ts->out + ts->out_len,
+			                                                    OUT_MAX - ts->out_len));
 			ts->fin_queued = true;
 			ts->dialogue.closed = true;
 		}
@@ -530,13 +534,13 @@ enum dispose_flow enforce_timer(const struct session_env *env, struct session *s
 		return DISPOSE_FLOW_KEEP;
 	}
 	bool unacked = ts->out_len > 0 || (ts->fin_sent && !ts->fin_acked) ||
-		       (ts->fin_queued && !ts->fin_sent);
+	               (ts->fin_queued && !ts->fin_sent);
 	if (unacked && ts->rto_at != 0 && now_ms >= ts->rto_at) {
 		if (++ts->retries > ENFORCE_RTO_RETRIES) {
 			/* The client is gone: reset its side and forget the session. */
 			struct inject_segment seg;
 			client_segment(&s->tcp, ts, &seg, ts->snd_una, TCP_FLAG_RST | TCP_FLAG_ACK,
-				       now_ms);
+			               now_ms);
 			emit(out, ts, &seg);
 			env->counters->takeover_client_reset++;
 			return DISPOSE_FLOW_FREE;

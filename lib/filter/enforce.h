@@ -51,8 +51,8 @@
  * takeover block and the session's flags.
  */
 bool enforce_begin(const struct session_env *env, struct session *s, const struct pkt_info *pi,
-		   const uint8_t *frame, const struct smtp_command *cmd, enum verdict_reason reason,
-		   uint64_t now_ms);
+                   const uint8_t *frame, const struct smtp_command *cmd, enum verdict_reason reason,
+                   uint64_t now_ms);
 
 /*
  * After the segment whose bytes started the takeover: its part before the
@@ -61,8 +61,8 @@ bool enforce_begin(const struct session_env *env, struct session *s, const struc
  * quiet, else waits (out->deadline: the waiting limit).
  */
 struct disposition enforce_started(const struct session_env *env, struct session *s,
-				   const struct flow_key *key, const struct pkt_info *pi,
-				   uint64_t now_ms, struct session_out *out);
+                                   const struct flow_key *key, const struct pkt_info *pi,
+                                   uint64_t now_ms, struct session_out *out);
 
 /* True while the takeover waits for quiet: the server's segments then take
  * the ordinary path (its owed replies must reach the client). */
@@ -71,7 +71,7 @@ bool enforce_waiting(const struct session_env *env, const struct session *s);
 /* After the ordinary path handled a server segment of a waiting takeover:
  * take over now if the session became quiet. */
 void enforce_check_quiet(const struct session_env *env, struct session *s,
-			 const struct flow_key *key, uint64_t now_ms, struct session_out *out);
+                         const struct flow_key *key, uint64_t now_ms, struct session_out *out);
 
 /*
  * Any other segment of a session with a takeover: a client segment while it
@@ -79,9 +79,9 @@ void enforce_check_quiet(const struct session_env *env, struct session *s,
  * out's segments are sent.
  */
 struct disposition enforce_segment(const struct session_env *env, struct session *s,
-				   const struct flow_key *key, const struct pkt_info *pi,
-				   const uint8_t *frame, bool c2s, uint64_t now_ms,
-				   struct session_out *out);
+                                   const struct flow_key *key, const struct pkt_info *pi,
+                                   const uint8_t *frame, bool c2s, uint64_t now_ms,
+                                   struct session_out *out);
 
 /*
  * The record's timer ran out. Returns DISPOSE_FLOW_KEEP with out->deadline
@@ -90,7 +90,7 @@ struct disposition enforce_segment(const struct session_env *env, struct session
  * DISPOSE_FLOW_FREE (the takeover is over).
  */
 enum dispose_flow enforce_timer(const struct session_env *env, struct session *s,
-				const struct flow_key *key, uint64_t now_ms,
-				struct session_out *out);
+                                const struct flow_key *key, uint64_t now_ms,
+                                struct session_out *out);
 
 #endif

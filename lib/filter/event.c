@@ -163,7 +163,7 @@ static uint64_t mix64(uint64_t x)
 uint64_t event_flow_id(const struct event *e)
 {
 	uint64_t h = mix64(((uint64_t)e->client.family << 48) ^ ((uint64_t)e->client_port << 16) ^
-			   e->server_port ^ ((uint64_t)e->client_isn << 20));
+	                   e->server_port ^ ((uint64_t)e->client_isn << 20));
 	uint64_t words[4];
 
 	memcpy(words, e->client.bytes, 16);
@@ -181,10 +181,10 @@ static size_t reply_text(const struct event *e, const struct event_format *fmt, 
 	    strcmp(e->command, "RCPT") != 0)
 		return 0;
 	struct takeover_session s = {
-		.reason = (enum verdict_reason)e->reason,
-		.helo = e->helo,
-		.helo_len = e->helo_len,
-		.texts = fmt->replies,
+	    .reason = (enum verdict_reason)e->reason,
+	    .helo = e->helo,
+	    .helo_len = e->helo_len,
+	    .texts = fmt->replies,
 	};
 	size_t n = takeover_format_rcpt_reply(&s, (const uint8_t *)e->rcpt, e->rcpt_len, out);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
@@ -193,7 +193,7 @@ static size_t reply_text(const struct event *e, const struct event_format *fmt, 
 }
 
 size_t event_format_json(const struct event *e, const struct event_format *fmt, char *buf,
-			 size_t size)
+                         size_t size)
 {
 	char tmp[EVENT_JSON_MAX];
 	char reply[TAKEOVER_REPLY_MAX];
@@ -210,9 +210,9 @@ size_t event_format_json(const struct event *e, const struct event_format *fmt, 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* EVE: the event as Suricata writes one. */
 	n += (size_t)sprintf(tmp + n,
-			     "{\"timestamp\":\"%s.%06u+0000\",\"flow_id\":%llu,"
-			     "\"event_type\":\"smtp_helo\",\"src_ip\":\"",
-			     when, usec, (unsigned long long)event_flow_id(e));
+	                     "{\"timestamp\":\"%s.%06u+0000\",\"flow_id\":%llu,"
+	                     "\"event_type\":\"smtp_helo\",\"src_ip\":\"",
+	                     when, usec, (unsigned long long)event_flow_id(e));
 	n += put_ip(tmp + n, &e->client);
 	n += (size_t)sprintf(tmp + n, "\",\"src_port\":%u,\"dest_ip\":\"", e->client_port);
 	n += put_ip(tmp + n, &e->server);
@@ -233,16 +233,17 @@ size_t event_format_json(const struct event *e, const struct event_format *fmt, 
 	tmp[n++] = '"';
 	if (e->helo_verb != EVENT_HELO_NONE)
 		n += (size_t)sprintf(tmp + n, ",\"helo_verb\":\"%s\"",
-				     e->helo_verb == EVENT_HELO_EHLO ? "EHLO" : "HELO");
+		                     e->helo_verb == EVENT_HELO_EHLO ? "EHLO" : "HELO");
 	n += (size_t)sprintf(tmp + n, ",\"rcpt_to\":[");
 	if (e->rcpt_len > 0 || strcmp(e->command, "RCPT") == 0) {
 		tmp[n++] = '"';
 		n += put_escaped(tmp + n, e->rcpt, e->rcpt_len);
 		tmp[n++] = '"';
 	}
-	n += (size_t)sprintf(tmp + n, "]},\"verdict\":{\"reason\":\"%s\",\"action\":\"%s\","
-				      "\"command\":\"",
-			     reason, action);
+	n += (size_t)sprintf(tmp + n,
+	                     "]},\"verdict\":{\"reason\":\"%s\",\"action\":\"%s\","
+	                     "\"command\":\"",
+	                     reason, action);
 	n += put_escaped(tmp + n, e->command, command_len);
 	tmp[n++] = '"';
 	size_t reply_len = reply_text(e, fmt, reply);
@@ -253,8 +254,8 @@ size_t event_format_json(const struct event *e, const struct event_format *fmt, 
 	}
 	tmp[n++] = '}';
 	/* The original keys, kept for existing readers. */
-	n += (size_t)sprintf(tmp + n, ",\"ts\":\"%s.%06uZ\",\"worker\":%u,\"client\":\"", when, usec,
-			     e->worker);
+	n += (size_t)sprintf(tmp + n, ",\"ts\":\"%s.%06uZ\",\"worker\":%u,\"client\":\"", when,
+	                     usec, e->worker);
 	n += put_endpoint(tmp + n, &e->client, e->client_port);
 	n += (size_t)sprintf(tmp + n, "\",\"server\":\"");
 	n += put_endpoint(tmp + n, &e->server, e->server_port);
@@ -265,7 +266,7 @@ size_t event_format_json(const struct event *e, const struct event_format *fmt, 
 	n += (size_t)sprintf(tmp + n, "\",\"reason\":\"%s\",\"rcpt\":\"", reason);
 	n += put_escaped(tmp + n, e->rcpt, e->rcpt_len);
 	n += (size_t)sprintf(tmp + n, "\",\"action\":\"%s\"%s}\n", action,
-			     e->truncated ? ",\"truncated\":true" : "");
+	                     e->truncated ? ",\"truncated\":true" : "");
 	if (n + 1 > size)
 		return 0;
 	memcpy(buf, tmp, n + 1);

@@ -22,31 +22,31 @@
 #define EVENT_TEXT_MAX 256
 
 #define EVENT_ACTIONS(X)                                                                           \
-	X(DETECTED, "detected", "the session was judged bogus and let through (detect mode)")       \
+	X(DETECTED, "detected", "the session was judged bogus and let through (detect mode)")      \
 	X(REJECTED, "rejected", "helogate answered the command itself (enforce mode)")
 
 enum event_action {
 #define EVENT_ACTION_ENUM(sym, name, desc) EVENT_ACTION_##sym,
 	EVENT_ACTIONS(EVENT_ACTION_ENUM)
 #undef EVENT_ACTION_ENUM
-	EVENT_ACTION_COUNT
+	    EVENT_ACTION_COUNT
 };
 
 enum event_helo_verb { EVENT_HELO_NONE, EVENT_HELO_HELO, EVENT_HELO_EHLO };
 
 struct event {
 	uint64_t ts_ns; /* the packet's time where the port gives one, else
-			 * CLOCK_REALTIME at the event; nanoseconds since 1970 */
+	                 * CLOCK_REALTIME at the event; nanoseconds since 1970 */
 	struct ip_addr client, server;
 	uint16_t client_port, server_port;
 	uint16_t worker;
-	uint8_t action;  /* enum event_action */
-	uint8_t reason;  /* enum verdict_reason */
-	uint8_t helo_verb; /* enum event_helo_verb */
-	uint8_t vlan_count; /* 0..2 */
-	uint16_t vlan[2];   /* VLAN ids, outer first */
+	uint8_t action;      /* enum event_action */
+	uint8_t reason;      /* enum verdict_reason */
+	uint8_t helo_verb;   /* enum event_helo_verb */
+	uint8_t vlan_count;  /* 0..2 */
+	uint16_t vlan[2];    /* VLAN ids, outer first */
 	uint32_t client_isn; /* the client's initial sequence number (flow_id) */
-	char command[12]; /* "RCPT", "STARTTLS", NUL-terminated */
+	char command[12];    /* "RCPT", "STARTTLS", NUL-terminated */
 	uint16_t helo_len, rcpt_len;
 	bool truncated;
 	char helo[EVENT_TEXT_MAX]; /* raw bytes as sent, not NUL-terminated */
@@ -104,6 +104,6 @@ uint64_t event_flow_id(const struct event *e);
  * bytes survive as their Latin-1 code points and the line is valid JSON. */
 #define EVENT_JSON_MAX (2048 + 6 * 4 * EVENT_TEXT_MAX)
 size_t event_format_json(const struct event *e, const struct event_format *fmt, char *buf,
-			 size_t size);
+                         size_t size);
 
 #endif

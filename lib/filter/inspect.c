@@ -22,7 +22,8 @@ struct feed_ctx {
 
 bool inspect_opens_session(const struct pkt_info *pi, bool c2s)
 {
-	return c2s && (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
+	return c2s &&
+	       (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_SYN;
 }
 
 /* A client SYN goes on without its data (TCP Fast Open, RFC 7413): a server
@@ -34,8 +35,8 @@ static struct disposition forward_syn(const struct pkt_info *syn, enum packet_ca
 }
 
 struct disposition inspect_start(const struct session_env *env, struct session *s,
-				 const struct pkt_info *syn, uint64_t now_ms,
-				 struct session_out *out)
+                                 const struct pkt_info *syn, uint64_t now_ms,
+                                 struct session_out *out)
 {
 	session_start(s, syn);
 	env->counters->flows_created++;
@@ -44,7 +45,7 @@ struct disposition inspect_start(const struct session_env *env, struct session *
 }
 
 static struct disposition with_urgent_cleared(const struct session_env *env,
-					      const struct pkt_info *pi, struct disposition d);
+                                              const struct pkt_info *pi, struct disposition d);
 
 /* ---- SMTP callbacks -------------------------------------------------------------------- */
 
@@ -75,7 +76,7 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 		 * without a recipient. */
 		bool rcpt = cmd->verb == SMTP_VERB_RCPT;
 		enum verdict_reason reason = session_judge(env, s, ctx->key, rcpt ? cmd->arg : NULL,
-							   rcpt ? cmd->arg_len : 0);
+		                                           rcpt ? cmd->arg_len : 0);
 		enum policy_action action = session_action(env, reason);
 		if (action == POLICY_OFF) /* ok, allowed, or --action REASON=off */
 			return SMTP_CONTINUE;
@@ -86,7 +87,8 @@ static enum smtp_action on_command(void *arg, const struct smtp_command *cmd)
 		}
 		env->counters->detected[reason]++;
 		session_event(env, s, ctx->key, rcpt ? "RCPT" : "STARTTLS", reason,
-			      EVENT_ACTION_DETECTED, rcpt ? cmd->arg : NULL, rcpt ? cmd->arg_len : 0);
+		              EVENT_ACTION_DETECTED, rcpt ? cmd->arg : NULL,
+		              rcpt ? cmd->arg_len : 0);
 		return SMTP_CONTINUE;
 	}
 	default:
@@ -102,7 +104,8 @@ static void on_reply(void *arg, const struct smtp_reply *reply)
 	/* The server's own name, from its greeting or HELO/EHLO reply:
 	 * "Hello, I'm you" by name needs no configuration. */
 	if ((reply->verb == SMTP_VERB_GREETING && reply->code == 220) ||
-	    ((reply->verb == SMTP_VERB_EHLO || reply->verb == SMTP_VERB_HELO) && reply->code == 250)) {
+	    ((reply->verb == SMTP_VERB_EHLO || reply->verb == SMTP_VERB_HELO) &&
+	     reply->code == 250)) {
 		uint64_t name = policy_server_name(reply->text, reply->text_len);
 		if (name != 0)
 			ctx->s->server_name = name;
@@ -110,22 +113,20 @@ static void on_reply(void *arg, const struct smtp_reply *reply)
 }
 
 static const struct smtp_handler smtp_handler = {
-	.on_command = on_command,
-	.on_reply = on_reply,
+    .on_command = on_command,
+    .on_reply = on_reply,
 };
 
-static bool deliver(struct feed_ctx *ctx, bool c2s, uint32_t seq, const uint8_t *data,
-		    uint32_t len)
+static bool deliver(struct feed_ctx *ctx, bool c2s, uint32_t seq, const uint8_t *data, uint32_t len)
 {
 	struct session *s = ctx->s;
 
 	if (s->state != SESSION_INSPECTING || ctx->helo_lost)
 		return false;
 	uint64_t t0 = session_prof_start(ctx->env);
-	enum smtp_status st = c2s ? smtp_feed_client(&s->smtp, &ctx->env->smtp, &smtp_handler,
-						     ctx, seq, data, len)
-				  : smtp_feed_server(&s->smtp, &ctx->env->smtp, &smtp_handler,
-						     ctx, seq, data, len);
+	enum smtp_status st =
+	    c2s ? smtp_feed_client(&s->smtp, &ctx->env->smtp, &smtp_handler, ctx, seq, data, len)
+	        : smtp_feed_server(&s->smtp, &ctx->env->smtp, &smtp_handler, ctx, seq, data, len);
 	session_prof_add(ctx->env, WORKER_STAGE_SMTP, t0);
 	/* A message body is not inspected, so its copies need not be held. */
 	stream_dir_set_hold(&s->c2s, !smtp_in_body(&s->smtp));
@@ -149,8 +150,8 @@ static bool deliver_server(void *arg, uint32_t seq, const uint8_t *data, uint32_
 /* The packet leaves: note its FIN, end the session when both sides closed,
  * else set its timer. d's flow field may already say PASS. */
 static struct disposition leave(const struct session_env *env, struct session *s,
-				const struct pkt_info *pi, bool c2s, uint64_t now,
-				struct disposition d, struct session_out *out)
+                                const struct pkt_info *pi, bool c2s, uint64_t now,
+                                struct disposition d, struct session_out *out)
 {
 	if (pi->tcp_flags & TCP_FLAG_FIN)
 		conn_note_fin(&s->tcp, c2s);
@@ -161,7 +162,7 @@ static struct disposition leave(const struct session_env *env, struct session *s
 		return dispose_with_flow(d, DISPOSE_FLOW_FREE);
 	}
 	out->deadline = now + (conn_closing(&s->tcp) ? env->params.timeout_closing_ms
-						     : env->params.timeout_idle_ms);
+	                                             : env->params.timeout_idle_ms);
 	return d;
 }
 
@@ -169,7 +170,7 @@ static struct disposition leave(const struct session_env *env, struct session *s
  * sequence number; elsewhere in the window the receiver answers with a
  * challenge ACK and stays; outside the window it ignores the RST. */
 static struct disposition segment_rst(const struct session_env *env, const struct session *s,
-				      const struct pkt_info *pi, bool c2s)
+                                      const struct pkt_info *pi, bool c2s)
 {
 	bool synchronized = s->state != SESSION_SYN_SENT;
 	uint32_t expected = 0;
@@ -186,7 +187,7 @@ static struct disposition segment_rst(const struct session_env *env, const struc
 		verdict = conn_judge_rst(&s->tcp, pi, c2s, true, sent);
 		if (verdict != CONN_RST_ACCEPT)
 			verdict = conn_judge_rst(&s->tcp, pi, c2s, true,
-						 c2s ? s->tcp.server_ack : s->tcp.client_ack);
+			                         c2s ? s->tcp.server_ack : s->tcp.client_ack);
 	} else {
 		verdict = conn_judge_rst(&s->tcp, pi, c2s, false, 0);
 	}
@@ -203,8 +204,8 @@ static struct disposition segment_rst(const struct session_env *env, const struc
 }
 
 static struct disposition segment_syn(const struct session_env *env, struct session *s,
-				      const struct pkt_info *pi, bool c2s, uint64_t now,
-				      struct session_out *out)
+                                      const struct pkt_info *pi, bool c2s, uint64_t now,
+                                      struct session_out *out)
 {
 	bool ack = (pi->tcp_flags & TCP_FLAG_ACK) != 0;
 
@@ -259,7 +260,7 @@ static struct disposition segment_syn(const struct session_env *env, struct sess
 /* What a forwarded segment (or its kept part) adds to what its sender has
  * sent through helogate: the bound for acknowledgements and exact RSTs. */
 static void note_forwarded(struct session *s, const struct pkt_info *pi, bool c2s,
-			   struct disposition d)
+                           struct disposition d)
 {
 	struct pkt_info kept;
 
@@ -302,8 +303,8 @@ static enum packet_cause drop_cause(enum stream_verdict v)
  * retransmission (RFC 6298) is parsed once the reply has come.
  */
 static struct disposition hold(const struct session_env *env, struct session *s,
-			       const struct pkt_info *pi, uint64_t now, struct disposition pass,
-			       struct session_out *out)
+                               const struct pkt_info *pi, uint64_t now, struct disposition pass,
+                               struct session_out *out)
 {
 	uint32_t at = smtp_session_hold_seq(&s->smtp);
 	uint32_t seg_end = pi->seq + pi->payload_len;
@@ -324,9 +325,9 @@ static struct disposition hold(const struct session_env *env, struct session *s,
 
 /* A segment of an established (or passed-through) session. */
 static struct disposition segment_established(struct session_env *env, struct session *s,
-					      const struct flow_key *key,
-					      const struct pkt_info *pi, const uint8_t *frame,
-					      bool c2s, uint64_t now, struct session_out *out)
+                                              const struct flow_key *key, const struct pkt_info *pi,
+                                              const uint8_t *frame, bool c2s, uint64_t now,
+                                              struct session_out *out)
 {
 	struct worker_counters *cnt = env->counters;
 	bool fin = (pi->tcp_flags & TCP_FLAG_FIN) != 0;
@@ -343,8 +344,8 @@ static struct disposition segment_established(struct session_env *env, struct se
 	conn_note(&s->tcp, pi, c2s, now);
 	if (s->state == SESSION_PASSTHROUGH)
 		return leave(env, s, pi, c2s, now, dispose_forward(CAUSE_PASSTHROUGH), out);
-	struct disposition pass = dispose_with_flow(dispose_forward(CAUSE_PASSTHROUGH),
-						    DISPOSE_FLOW_PASS);
+	struct disposition pass =
+	    dispose_with_flow(dispose_forward(CAUSE_PASSTHROUGH), DISPOSE_FLOW_PASS);
 	if ((pi->tcp_flags & TCP_FLAG_ACK) &&
 	    !stream_dir_ack(c2s ? &s->s2c : &s->c2s, env->pool, pi->ack)) {
 		cnt->stream_verdicts[STREAM_PASSTHROUGH]++;
@@ -355,15 +356,15 @@ static struct disposition segment_established(struct session_env *env, struct se
 		out->deadline = now + env->params.timeout_idle_ms;
 		return dispose_forward(CAUSE_INSPECTED);
 	}
-	struct feed_ctx ctx = {.env = env, .s = s, .key = key, .pi = pi, .frame = frame, .now = now};
+	struct feed_ctx ctx = {
+	    .env = env, .s = s, .key = key, .pi = pi, .frame = frame, .now = now};
 	struct stream_dir *dir = c2s ? &s->c2s : &s->s2c;
 	uint32_t recv_ack = c2s ? s->tcp.server_ack : s->tcp.client_ack;
 	uint32_t recv_wnd = c2s ? s->tcp.server_wnd : s->tcp.client_wnd;
 	uint64_t t0 = session_prof_start(env);
-	enum stream_verdict v = stream_dir_segment(dir, env->pool, pi->seq,
-						   frame + pi->payload_offset, pi->payload_len,
-						   fin, (uint64_t)(uint32_t)(recv_ack + recv_wnd),
-						   c2s ? deliver_client : deliver_server, &ctx);
+	enum stream_verdict v = stream_dir_segment(
+	    dir, env->pool, pi->seq, frame + pi->payload_offset, pi->payload_len, fin,
+	    (uint64_t)(uint32_t)(recv_ack + recv_wnd), c2s ? deliver_client : deliver_server, &ctx);
 	session_prof_add(env, WORKER_STAGE_REASSEMBLY, t0);
 	cnt->stream_verdicts[v]++;
 	if (ctx.takeover_started)
@@ -394,7 +395,7 @@ static struct disposition segment_established(struct session_env *env, struct se
  * cleared: the receiver reads every byte inline, exactly as helogate
  * parsed it. */
 static struct disposition with_urgent_cleared(const struct session_env *env,
-					      const struct pkt_info *pi, struct disposition d)
+                                              const struct pkt_info *pi, struct disposition d)
 {
 	if ((pi->tcp_flags & TCP_FLAG_URG) &&
 	    (d.pkt == DISPOSE_FORWARD || d.pkt == DISPOSE_FORWARD_CUT)) {
@@ -405,9 +406,9 @@ static struct disposition with_urgent_cleared(const struct session_env *env,
 }
 
 struct disposition inspect_segment(struct session_env *env, struct session *s,
-				   const struct flow_key *key, const struct pkt_info *pi,
-				   const uint8_t *frame, bool c2s, uint64_t now_ms,
-				   struct session_out *out)
+                                   const struct flow_key *key, const struct pkt_info *pi,
+                                   const uint8_t *frame, bool c2s, uint64_t now_ms,
+                                   struct session_out *out)
 {
 	uint8_t flags = pi->tcp_flags;
 	bool takeover = (s->flags & SESSION_F_TAKEOVER) != 0;
@@ -431,7 +432,7 @@ struct disposition inspect_segment(struct session_env *env, struct session *s,
 		d = dispose_forward(CAUSE_HANDSHAKE_OTHER);
 	} else {
 		d = with_urgent_cleared(
-			env, pi, segment_established(env, s, key, pi, frame, c2s, now_ms, out));
+		    env, pi, segment_established(env, s, key, pi, frame, c2s, now_ms, out));
 		/* A takeover waiting for the server's owed replies may go now. */
 		if (takeover && d.flow == DISPOSE_FLOW_KEEP)
 			enforce_check_quiet(env, s, key, now_ms, out);
@@ -441,8 +442,8 @@ struct disposition inspect_segment(struct session_env *env, struct session *s,
 }
 
 enum dispose_flow inspect_timer(struct session_env *env, struct session *s,
-				const struct flow_key *key, uint64_t now_ms,
-				struct session_out *out)
+                                const struct flow_key *key, uint64_t now_ms,
+                                struct session_out *out)
 {
 	if (s->flags & SESSION_F_TAKEOVER)
 		return enforce_timer(env, s, key, now_ms, out);

@@ -33,8 +33,8 @@ bool inspect_opens_session(const struct pkt_info *pi, bool c2s);
 /* Start the record s (just inserted) from the client's SYN: counts
  * flows_created; out->deadline is the SYN timeout. */
 struct disposition inspect_start(const struct session_env *env, struct session *s,
-				 const struct pkt_info *syn, uint64_t now_ms,
-				 struct session_out *out);
+                                 const struct pkt_info *syn, uint64_t now_ms,
+                                 struct session_out *out);
 
 /*
  * One segment (checksum already verified) of the session s (key: its
@@ -44,14 +44,14 @@ struct disposition inspect_start(const struct session_env *env, struct session *
  * the session goes on, stops being inspected, or ends.
  */
 struct disposition inspect_segment(struct session_env *env, struct session *s,
-				   const struct flow_key *key, const struct pkt_info *pi,
-				   const uint8_t *frame, bool c2s, uint64_t now_ms,
-				   struct session_out *out);
+                                   const struct flow_key *key, const struct pkt_info *pi,
+                                   const uint8_t *frame, bool c2s, uint64_t now_ms,
+                                   struct session_out *out);
 
 /* The record's timer ran out: a takeover's timers first, otherwise the
  * session ends (flows_expired). */
 enum dispose_flow inspect_timer(struct session_env *env, struct session *s,
-				const struct flow_key *key, uint64_t now_ms,
-				struct session_out *out);
+                                const struct flow_key *key, uint64_t now_ms,
+                                struct session_out *out);
 
 #endif

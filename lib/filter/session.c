@@ -69,7 +69,7 @@ const char *session_helo(const struct session_env *env, const struct session *s)
 }
 
 bool session_store_helo(const struct session_env *env, struct session *s, const uint8_t *arg,
-			uint32_t len)
+                        uint32_t len)
 {
 	if (s->flags & SESSION_F_HELO_BLOCK) {
 		block_pool_put(env->pool, s->helo_block);
@@ -81,7 +81,8 @@ bool session_store_helo(const struct session_env *env, struct session *s, const 
 		if (block == BLOCK_POOL_NONE)
 			return false;
 		if (len > block_pool_block_size(env->pool))
-			len = block_pool_block_size(env->pool); /* line_max <= block size: cannot happen */
+			len = block_pool_block_size(
+			    env->pool); /* line_max <= block size: cannot happen */
 		memcpy(block_pool_data(env->pool, block), arg, len);
 		s->helo_block = block;
 		s->flags |= SESSION_F_HELO_BLOCK;
@@ -96,21 +97,22 @@ bool session_store_helo(const struct session_env *env, struct session *s, const 
 /* A session that never said HELO/EHLO is judged on an empty name, which is
  * `invalid` (RFC 5321 4.1.4: a session starts with EHLO or HELO). */
 enum verdict_reason session_judge(struct session_env *env, const struct session *s,
-				  const struct flow_key *key, const uint8_t *rcpt, uint32_t rcpt_len)
+                                  const struct flow_key *key, const uint8_t *rcpt,
+                                  uint32_t rcpt_len)
 {
 	struct ip_addr client = {.family = key->family}, server = {.family = key->family};
 
 	memcpy(client.bytes, key->client, 16);
 	memcpy(server.bytes, key->server, 16);
 	struct policy_input in = {
-		.client = &client,
-		.server = &server,
-		.helo = session_helo(env, s),
-		.helo_len = s->helo_len,
-		.rcpt = (const char *)rcpt,
-		.rcpt_len = rcpt_len,
-		.server_name = s->server_name,
-		.reader = env->worker_id,
+	    .client = &client,
+	    .server = &server,
+	    .helo = session_helo(env, s),
+	    .helo_len = s->helo_len,
+	    .rcpt = (const char *)rcpt,
+	    .rcpt_len = rcpt_len,
+	    .server_name = s->server_name,
+	    .reader = env->worker_id,
 	};
 	uint64_t t0 = session_prof_start(env);
 	enum verdict_reason reason = policy_judge(env->policy, &in);
@@ -162,8 +164,8 @@ static void event_rcpt(struct event *e, const uint8_t *rcpt, uint32_t len)
 }
 
 void session_event(const struct session_env *env, const struct session *s,
-		   const struct flow_key *key, const char *command, enum verdict_reason reason,
-		   enum event_action action, const uint8_t *rcpt, uint32_t rcpt_len)
+                   const struct flow_key *key, const char *command, enum verdict_reason reason,
+                   enum event_action action, const uint8_t *rcpt, uint32_t rcpt_len)
 {
 	struct event *e = event_ring_reserve(env->events);
 	struct timespec now;

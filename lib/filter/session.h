@@ -55,8 +55,8 @@ struct session {
 	uint32_t takeover_block; /* the enforce state, while SESSION_F_TAKEOVER */
 	uint64_t server_name;    /* policy_server_name() of its greeting or EHLO reply; 0: none */
 	uint16_t helo_len;
-	uint8_t state;           /* enum session_state */
-	uint8_t flags;           /* SESSION_F_* */
+	uint8_t state; /* enum session_state */
+	uint8_t flags; /* SESSION_F_* */
 	char helo[SESSION_HELO_INLINE_MAX];
 };
 
@@ -121,7 +121,7 @@ void session_pass(const struct session_env *env, struct session *s);
 /* Remember the HELO/EHLO argument (a new one replaces the old). False when
  * it needs a block and the pool is empty. */
 bool session_store_helo(const struct session_env *env, struct session *s, const uint8_t *arg,
-			uint32_t len);
+                        uint32_t len);
 
 /* The stored HELO argument (helo_len bytes). */
 const char *session_helo(const struct session_env *env, const struct session *s);
@@ -129,7 +129,8 @@ const char *session_helo(const struct session_env *env, const struct session *s)
 /* Judge the session's HELO with env's policy; rcpt: the text after "RCPT
  * TO:", or NULL (at STARTTLS). Counts judged, verdicts[] and allowed. */
 enum verdict_reason session_judge(struct session_env *env, const struct session *s,
-				  const struct flow_key *key, const uint8_t *rcpt, uint32_t rcpt_len);
+                                  const struct flow_key *key, const uint8_t *rcpt,
+                                  uint32_t rcpt_len);
 
 #define SESSION_MODE_AS_CONFIGURED 0
 #define SESSION_MODE_DETECT 1
@@ -143,8 +144,8 @@ enum policy_action session_action(const struct session_env *env, enum verdict_re
 /* Write one event (command: "RCPT" or "STARTTLS"); counted as written, or
  * as dropped when the ring is full. */
 void session_event(const struct session_env *env, const struct session *s,
-		   const struct flow_key *key, const char *command, enum verdict_reason reason,
-		   enum event_action action, const uint8_t *rcpt, uint32_t rcpt_len);
+                   const struct flow_key *key, const char *command, enum verdict_reason reason,
+                   enum event_action action, const uint8_t *rcpt, uint32_t rcpt_len);
 
 /* Profiling helpers (the benchmark turns profiling on). */
 static inline uint64_t session_prof_start(const struct session_env *env)
@@ -153,7 +154,7 @@ static inline uint64_t session_prof_start(const struct session_env *env)
 }
 
 static inline void session_prof_add(const struct session_env *env, enum worker_stage stage,
-				    uint64_t start)
+                                    uint64_t start)
 {
 	if (env->profiling)
 		env->counters->stage_cycles[stage] += counters_cycles() - start;

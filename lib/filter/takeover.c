@@ -11,11 +11,11 @@ void takeover_texts_default(struct takeover_texts *texts)
 {
 	for (int r = 0; r < VERDICT_COUNT; r++)
 		snprintf(texts->rcpt[r], TAKEOVER_TEMPLATE_MAX,
-			 "550 5.7.1 %%a... Access denied - bogus HELO");
+		         "550 5.7.1 %%a... Access denied - bogus HELO");
 	snprintf(texts->rcpt[VERDICT_SERVER_IP], TAKEOVER_TEMPLATE_MAX,
-		 "550 5.7.1 %%a... Access denied - bogus HELO (%%h)");
+	         "550 5.7.1 %%a... Access denied - bogus HELO (%%h)");
 	snprintf(texts->rcpt[VERDICT_MATCHES_RCPT], TAKEOVER_TEMPLATE_MAX,
-		 "550 5.7.1 %%a... Access denied - bogus HELO matches RCPT");
+	         "550 5.7.1 %%a... Access denied - bogus HELO matches RCPT");
 }
 
 int takeover_template_check(const char *text, char *err, size_t err_size)
@@ -24,9 +24,10 @@ int takeover_template_check(const char *text, char *err, size_t err_size)
 
 	if (n < 4 || n >= TAKEOVER_TEMPLATE_MAX || text[0] != '5' || text[1] < '0' ||
 	    text[1] > '9' || text[2] < '0' || text[2] > '9' || text[3] != ' ') {
-		snprintf(err, err_size, "a reply must start with a 5xx code and a space, and be "
-					"shorter than %d bytes",
-			 TAKEOVER_TEMPLATE_MAX);
+		snprintf(err, err_size,
+		         "a reply must start with a 5xx code and a space, and be "
+		         "shorter than %d bytes",
+		         TAKEOVER_TEMPLATE_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -37,7 +38,8 @@ int takeover_template_check(const char *text, char *err, size_t err_size)
 		if (text[i] == '%') {
 			char c = text[i + 1];
 			if (c != 'a' && c != 'h' && c != '%') {
-				snprintf(err, err_size, "unknown escape in reply (use %%a, %%h, %%%%)");
+				snprintf(err, err_size,
+				         "unknown escape in reply (use %%a, %%h, %%%%)");
 				return -1;
 			}
 			i++;
@@ -116,7 +118,7 @@ static size_t helo_address(const struct takeover_session *s, char *out, size_t r
 }
 
 size_t takeover_format_rcpt_reply(const struct takeover_session *s, const uint8_t *arg,
-				  uint32_t arg_len, char *out)
+                                  uint32_t arg_len, char *out)
 {
 	const char *tpl = s->texts->rcpt[s->reason < VERDICT_COUNT ? s->reason : 0];
 	size_t n = 0, room = TAKEOVER_REPLY_MAX - 2;
@@ -154,8 +156,8 @@ static size_t put_line(char *out, const char *line)
 }
 
 void takeover_answer(struct takeover_dialogue *d, const struct takeover_session *s,
-		     enum smtp_verb verb, const uint8_t *arg, uint32_t arg_len, char *out,
-		     struct takeover_output *o)
+                     enum smtp_verb verb, const uint8_t *arg, uint32_t arg_len, char *out,
+                     struct takeover_output *o)
 {
 	size_t n = 0;
 
@@ -241,8 +243,8 @@ void takeover_answer(struct takeover_dialogue *d, const struct takeover_session 
 }
 
 uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_session *s,
-		       const uint8_t *data, uint32_t len, char *out, uint32_t out_size,
-		       struct takeover_output *o)
+                       const uint8_t *data, uint32_t len, char *out, uint32_t out_size,
+                       struct takeover_output *o)
 {
 	uint32_t used = 0;
 
@@ -260,8 +262,8 @@ uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_sessio
 		const uint8_t *lf = memchr(data + used, '\n', len - used);
 		uint32_t take = lf ? (uint32_t)(lf - (data + used)) + 1 : len - used;
 		if (d->line_len + take > TAKEOVER_LINE_MAX) {
-			o->len += (uint32_t)put_line(out + o->len,
-						     "500 5.5.2 Error: line too long\r\n");
+			o->len +=
+			    (uint32_t)put_line(out + o->len, "500 5.5.2 Error: line too long\r\n");
 			o->close = true;
 			d->closed = true;
 			return len;
@@ -297,7 +299,7 @@ uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_sessio
 			}
 		}
 		takeover_answer(d, s, verb == SMTP_VERB_COUNT ? SMTP_VERB_UNKNOWN : verb, arg,
-				arg_len, out + o->len, o);
+		                arg_len, out + o->len, o);
 		d->line_len = 0;
 	}
 	return used;

@@ -47,7 +47,7 @@ struct takeover_texts {
  * and s->texts only. Returns the length. */
 struct takeover_session;
 size_t takeover_format_rcpt_reply(const struct takeover_session *s, const uint8_t *arg,
-				  uint32_t arg_len, char *out);
+                                  uint32_t arg_len, char *out);
 
 /* The defaults of the enforcement issue: "550 5.7.1 %a... Access denied -
  * bogus HELO", "... bogus HELO (%h)" for server-ip, "... bogus HELO matches
@@ -60,20 +60,20 @@ int takeover_template_check(const char *text, char *err, size_t err_size);
 
 /* The part of a session's state this module owns (in the worker's block). */
 struct takeover_dialogue {
-	uint16_t line_len;  /* bytes of an incomplete line in line[] */
-	uint16_t commands;  /* commands answered so far */
-	uint8_t reason;     /* enum verdict_reason of the session */
-	bool closed;        /* a closing reply was produced: ignore further input */
-	bool data_refused;  /* the last command was DATA, refused: a body line next ends it */
-	uint32_t skip;      /* octets of a refused BDAT chunk still to discard (RFC 3030 2) */
+	uint16_t line_len; /* bytes of an incomplete line in line[] */
+	uint16_t commands; /* commands answered so far */
+	uint8_t reason;    /* enum verdict_reason of the session */
+	bool closed;       /* a closing reply was produced: ignore further input */
+	bool data_refused; /* the last command was DATA, refused: a body line next ends it */
+	uint32_t skip;     /* octets of a refused BDAT chunk still to discard (RFC 3030 2) */
 	uint8_t line[TAKEOVER_LINE_MAX];
 };
 
 /* What one feed produced. */
 struct takeover_output {
-	uint32_t len;        /* reply bytes written to out */
-	uint16_t rejected;   /* RCPT commands answered with the 550 */
-	bool close;          /* send FIN after the replies: the session ends */
+	uint32_t len;      /* reply bytes written to out */
+	uint16_t rejected; /* RCPT commands answered with the 550 */
+	bool close;        /* send FIN after the replies: the session ends */
 };
 
 /* Per-session constants the replies need. */
@@ -98,8 +98,8 @@ void takeover_dialogue_init(struct takeover_dialogue *d, enum verdict_reason rea
  * TAKEOVER_REPLY_MAX bytes are needed) and fills *o.
  */
 void takeover_answer(struct takeover_dialogue *d, const struct takeover_session *s,
-		     enum smtp_verb verb, const uint8_t *arg, uint32_t arg_len, char *out,
-		     struct takeover_output *o);
+                     enum smtp_verb verb, const uint8_t *arg, uint32_t arg_len, char *out,
+                     struct takeover_output *o);
 
 /*
  * Client bytes after the takeover: split into lines (LF ends a line, a CR
@@ -110,8 +110,8 @@ void takeover_answer(struct takeover_dialogue *d, const struct takeover_session 
  * input bytes consumed; after a closing reply, everything (discarded).
  */
 uint32_t takeover_feed(struct takeover_dialogue *d, const struct takeover_session *s,
-		       const uint8_t *data, uint32_t len, char *out, uint32_t out_size,
-		       struct takeover_output *o);
+                       const uint8_t *data, uint32_t len, char *out, uint32_t out_size,
+                       struct takeover_output *o);
 
 /* The reply when the session's time is up: 421, then the session closes. */
 uint32_t takeover_timeout_reply(char *out, uint32_t out_size);

@@ -24,9 +24,10 @@ enum hostname_form {
 
 struct hostname {
 	enum hostname_form form;
-	size_t len;                   /* length of name, without NUL */
-	char name[HOSTNAME_MAX + 3];  /* normalized text, NUL-terminated (for ADDRESS: as written, brackets kept) */
-	struct ip_addr addr;          /* valid when form == HOSTNAME_ADDRESS */
+	size_t len; /* length of name, without NUL */
+	char name[HOSTNAME_MAX +
+	          3]; /* normalized text, NUL-terminated (for ADDRESS: as written, brackets kept) */
+	struct ip_addr addr; /* valid when form == HOSTNAME_ADDRESS */
 };
 
 /* Classify text[0..len) after trimming surrounding spaces and tabs. Never

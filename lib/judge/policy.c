@@ -58,7 +58,7 @@ struct policy *policy_build(const struct policy_settings *s, char *err, size_t e
 	if (p->suffixes == NULL)
 		goto fail;
 	snprintf(p->psl_path, sizeof(p->psl_path), "%s",
-		 has_path(s->psl_path) ? s->psl_path : HG_DEFAULT_PSL_FILE);
+	         has_path(s->psl_path) ? s->psl_path : HG_DEFAULT_PSL_FILE);
 	if (has_path(s->banlist_path) &&
 	    (p->banned = banlist_load_file(s->banlist_path, err, err_size)) == NULL)
 		goto fail;
@@ -104,8 +104,8 @@ struct policy *policy_build(const struct policy_settings *s, char *err, size_t e
 		memcpy(p->local_ips, s->local_ips, s->n_local_ips * sizeof(s->local_ips[0]));
 	p->n_local_ips = s->n_local_ips;
 	for (int r = 0; r < VERDICT_COUNT; r++)
-		p->actions[r] = (unsigned)s->actions[r] < POLICY_ACTION_COUNT ? s->actions[r]
-									  : POLICY_ENFORCE;
+		p->actions[r] =
+		    (unsigned)s->actions[r] < POLICY_ACTION_COUNT ? s->actions[r] : POLICY_ENFORCE;
 	return p;
 fail:
 	policy_free(p);
@@ -165,8 +165,8 @@ enum verdict_reason policy_judge(const struct policy *p, const struct policy_inp
 	if (policy_client_allowed(p, in->client))
 		return VERDICT_ALLOWED;
 	pa.p = p;
-	pa.scratch = p->scratch != NULL ? p->scratch[in->reader < p->n_readers ? in->reader : 0]
-					: NULL;
+	pa.scratch =
+	    p->scratch != NULL ? p->scratch[in->reader < p->n_readers ? in->reader : 0] : NULL;
 	struct verdict_context vc = {
 	    .server_ips = p->local_ips,
 	    .n_server_ips = p->n_local_ips,
@@ -218,20 +218,20 @@ int policy_describe(const struct policy *p, char *buf, size_t size)
 		if (p->actions[r] == POLICY_ENFORCE)
 			continue;
 		int n = snprintf(actions + used, sizeof(actions) - used, "%s%s=%s", used ? "," : "",
-				 verdict_reason_name((enum verdict_reason)r),
-				 policy_action_name(p->actions[r]));
+		                 verdict_reason_name((enum verdict_reason)r),
+		                 policy_action_name(p->actions[r]));
 		if (n < 0 || (size_t)n >= sizeof(actions) - used)
 			break;
 		used += (size_t)n;
 	}
 	return snprintf(buf, size,
-			"%zu banned names, %u patterns, %zu allowed clients, %zu allowed names, "
-			"%zu local names, %zu local addresses, suffix list %s (%zu rules), "
-			"actions: %s",
-			banlist_size(p->banned), p->patterns ? scan_patterns_count(p->patterns) : 0,
-			prefix_set_entries(p->allow_clients), banlist_size(p->allow_helos),
-			p->n_local_names, p->n_local_ips, p->psl_path, suffix_list_rules(p->suffixes),
-			used ? actions : "all enforce");
+	                "%zu banned names, %u patterns, %zu allowed clients, %zu allowed names, "
+	                "%zu local names, %zu local addresses, suffix list %s (%zu rules), "
+	                "actions: %s",
+	                banlist_size(p->banned), p->patterns ? scan_patterns_count(p->patterns) : 0,
+	                prefix_set_entries(p->allow_clients), banlist_size(p->allow_helos),
+	                p->n_local_names, p->n_local_ips, p->psl_path,
+	                suffix_list_rules(p->suffixes), used ? actions : "all enforce");
 }
 
 const char *policy_action_name(enum policy_action action)

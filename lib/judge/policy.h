@@ -34,7 +34,7 @@ enum policy_action {
 #define POLICY_ACTION_ENUM(sym, name, desc) POLICY_##sym,
 	POLICY_ACTIONS(POLICY_ACTION_ENUM)
 #undef POLICY_ACTION_ENUM
-	POLICY_ACTION_COUNT
+	    POLICY_ACTION_COUNT
 };
 
 #define POLICY_MAX_LOCAL 64 /* local names and local addresses, each */
@@ -52,7 +52,7 @@ struct policy_settings {
 	const struct ip_addr *local_ips; /* --local-ip: server-ip */
 	size_t n_local_ips;
 	enum policy_action actions[VERDICT_COUNT]; /* per reason; ok and allowed are ignored */
-	unsigned n_readers;             /* threads that will call policy_judge (>= 1) */
+	unsigned n_readers;                        /* threads that will call policy_judge (>= 1) */
 };
 
 struct policy;
@@ -82,8 +82,9 @@ struct policy_input {
 	size_t helo_len;
 	const char *rcpt; /* the text after "RCPT TO:", or NULL (STARTTLS) */
 	size_t rcpt_len;
-	uint64_t server_name; /* policy_server_name() of the server's greeting/EHLO reply, 0: none */
-	unsigned reader;      /* 0..n_readers-1: whose pattern scratch */
+	uint64_t
+	    server_name; /* policy_server_name() of the server's greeting/EHLO reply, 0: none */
+	unsigned reader; /* 0..n_readers-1: whose pattern scratch */
 };
 
 /* allowed when the client is in --allow-clients (nothing else is looked

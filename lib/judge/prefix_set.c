@@ -78,8 +78,8 @@ static int parse_entry(struct builder *b, const char *text, size_t len, const ch
 
 	if (hash != NULL)
 		len = (size_t)(hash - text);
-	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' ||
-			   text[len - 1] == '\r' || text[len - 1] == '\n'))
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r' ||
+	                   text[len - 1] == '\n'))
 		len--;
 	while (len > 0 && (*text == ' ' || *text == '\t')) {
 		text++;
@@ -108,7 +108,7 @@ static int parse_entry(struct builder *b, const char *text, size_t len, const ch
 		    ((plen = strtoul(slash + 1, &end, 10)), errno != 0) || *end != '\0' ||
 		    plen > max) {
 			*why = a.family == 4 ? "prefix length must be 0..32"
-					     : "prefix length must be 0..128";
+			                     : "prefix length must be 0..128";
 			return -1;
 		}
 	}
@@ -210,7 +210,7 @@ fail:
 }
 
 struct prefix_set *prefix_set_build(const char *const *entries, size_t count, char *err,
-				    size_t err_size)
+                                    size_t err_size)
 {
 	struct builder b = {0};
 	size_t added = 0;

@@ -35,7 +35,7 @@ struct prefix_set *prefix_set_load_file(const char *path, char *err, size_t err_
 /* Build from entries in the same syntax (a blank or comment entry is
  * skipped); errors read "entries[I]: problem". */
 struct prefix_set *prefix_set_build(const char *const *entries, size_t count, char *err,
-				    size_t err_size);
+                                    size_t err_size);
 
 void prefix_set_free(struct prefix_set *set); /* NULL: no-op */
 

@@ -17,10 +17,10 @@
 
 struct suffix_list {
 	psl_ctx_t *psl;
-	int self_type;        /* libpsl rule types for "the name is itself a suffix" */
-	char **tlds;          /* sorted, distinct: the last label of every ICANN rule */
+	int self_type; /* libpsl rule types for "the name is itself a suffix" */
+	char **tlds;   /* sorted, distinct: the last label of every ICANN rule */
 	size_t n_tlds;
-	size_t rules;         /* rules in a text list; 0 for the DAFSA form */
+	size_t rules; /* rules in a text list; 0 for the DAFSA form */
 };
 
 /* What check_text_format() learns from a text list. */
@@ -99,7 +99,7 @@ static bool is_rule_char(unsigned char c)
  * to enumerate its rules). Returns the number of rules, or -1 with the
  * message in err. */
 static long check_text_format(FILE *fp, const char *path, struct text_scan *ts, char *err,
-			      size_t err_size)
+                              size_t err_size)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -237,8 +237,8 @@ struct suffix_list *suffix_list_load(const char *path, char *err, size_t err_siz
 	 * rules ("*.compute-1.amazonaws.com", "*.uberspace.de") name the
 	 * hosts of one operator, not registries (docs/design.md, not-fqdn).
 	 * A text list without markers has untyped rules in libpsl: ANY. */
-	list->self_type = PSL_TYPE_NO_STAR_RULE |
-			  (text && !ts.icann_section ? PSL_TYPE_ANY : PSL_TYPE_ICANN);
+	list->self_type =
+	    PSL_TYPE_NO_STAR_RULE | (text && !ts.icann_section ? PSL_TYPE_ANY : PSL_TYPE_ICANN);
 	return list;
 }
 

@@ -23,20 +23,24 @@ struct suffix_list;
  * counters); the third a one-line description for docs and telemetry. */
 #define VERDICT_REASONS(X)                                                                         \
 	X(OK, "ok", "none of the other reasons applies")                                           \
-	X(ALLOWED, "allowed", "an exempt client (--allow-clients) or HELO (--allow-helos): never judged further") \
-	X(INVALID, "invalid", "not a valid domain name or address literal (RFC 5321 4.1.2/4.1.3)")   \
-	X(SERVER_IP, "server-ip", "an address of the receiving server: \"Hello, I'm you\"")          \
-	X(IP_LITERAL, "ip-literal", "an IP address, bare or as an address literal")               \
+	X(ALLOWED, "allowed",                                                                      \
+	  "an exempt client (--allow-clients) or HELO (--allow-helos): never judged further")      \
+	X(INVALID, "invalid", "not a valid domain name or address literal (RFC 5321 4.1.2/4.1.3)") \
+	X(SERVER_IP, "server-ip", "an address of the receiving server: \"Hello, I'm you\"")        \
+	X(IP_LITERAL, "ip-literal", "an IP address, bare or as an address literal")                \
 	X(LOCALHOST, "localhost", "a loopback name such as localhost.localdomain")                 \
-	X(BANNED, "banned", "the name or a parent domain is banned (list or pattern)")            \
-	X(MATCHES_RCPT, "matches-rcpt", "the recipient's domain, a local domain or the server's own name: \"Hello, I'm you\" by name") \
-	X(NOT_FQDN, "not-fqdn", "not a fully qualified name under a real public suffix, or a special-use name")
+	X(BANNED, "banned", "the name or a parent domain is banned (list or pattern)")             \
+	X(MATCHES_RCPT, "matches-rcpt",                                                            \
+	  "the recipient's domain, a local domain or the server's own name: \"Hello, I'm you\" "   \
+	  "by name")                                                                               \
+	X(NOT_FQDN, "not-fqdn",                                                                    \
+	  "not a fully qualified name under a real public suffix, or a special-use name")
 
 enum verdict_reason {
 #define VERDICT_ENUM(sym, name, desc) VERDICT_##sym,
 	VERDICT_REASONS(VERDICT_ENUM)
 #undef VERDICT_ENUM
-	VERDICT_COUNT
+	    VERDICT_COUNT
 };
 
 /* Optional extra ban test (helogate uses it for the Hyperscan pattern
@@ -46,16 +50,17 @@ typedef bool verdict_pattern_fn(void *arg, const char *name, size_t len);
 struct verdict_context {
 	const struct ip_addr *server_ips; /* the receiving server's addresses */
 	size_t n_server_ips;
-	const struct ip_addr *server_ip;  /* one more: the session's server, or NULL */
-	uint64_t server_name_hash;        /* verdict_name_hash() of the name the server announced, 0: none */
+	const struct ip_addr *server_ip; /* one more: the session's server, or NULL */
+	uint64_t
+	    server_name_hash; /* verdict_name_hash() of the name the server announced, 0: none */
 	const struct banlist *allowed_names; /* --allow-helos; NULL: none */
-	const char *rcpt; /* the text after "RCPT TO:" as on the wire, or NULL */
+	const char *rcpt;                    /* the text after "RCPT TO:" as on the wire, or NULL */
 	size_t rcpt_len;
 	const char *const *local_domains; /* normalized: lower case, no trailing dot */
 	size_t n_local_domains;
-	const struct banlist *banlist;         /* NULL: nothing banned by name */
-	const struct suffix_list *suffixes;    /* NULL: not-fqdn only catches single labels */
-	verdict_pattern_fn *banned_pattern;    /* NULL: no patterns */
+	const struct banlist *banlist;      /* NULL: nothing banned by name */
+	const struct suffix_list *suffixes; /* NULL: not-fqdn only catches single labels */
+	verdict_pattern_fn *banned_pattern; /* NULL: no patterns */
 	void *banned_pattern_arg;
 };
 
@@ -81,7 +86,8 @@ struct verdict_context {
  *   ok            otherwise.
  * ctx NULL is an empty context. No allocation; names up to HOSTNAME_MAX
  * octets are judged whole. */
-enum verdict_reason verdict_judge_helo(const char *helo, size_t len, const struct verdict_context *ctx);
+enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
+                                       const struct verdict_context *ctx);
 
 /* True when name (normalized) is or lies under a special-use domain that is
  * never a mail sender's global identity (docs/design.md, "Special-use

@@ -697,8 +697,11 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 		s->state = SMTP_STATE_COMMAND;
 		s->flags &= (uint8_t)~SMTP_F_SHADOW;
 		if (h != NULL && h->on_reply != NULL) {
-			struct smtp_reply r = {.verb = SMTP_VERB_DATA, .code = code, .end_seq = end_seq,
-			                       .text = text, .text_len = text_len};
+			struct smtp_reply r = {.verb = SMTP_VERB_DATA,
+			                       .code = code,
+			                       .end_seq = end_seq,
+			                       .text = text,
+			                       .text_len = text_len};
 			h->on_reply(arg, &r);
 		}
 		return status_of(s);
@@ -711,8 +714,11 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 	enum smtp_verb verb = queue_pop(s);
 
 	if (h != NULL && h->on_reply != NULL) {
-		struct smtp_reply r = {.verb = verb, .code = code, .end_seq = end_seq,
-		                       .text = text, .text_len = text_len};
+		struct smtp_reply r = {.verb = verb,
+		                       .code = code,
+		                       .end_seq = end_seq,
+		                       .text = text,
+		                       .text_len = text_len};
 		h->on_reply(arg, &r);
 	}
 	switch (s->state) {
@@ -807,7 +813,8 @@ enum smtp_status smtp_feed_server(struct smtp_session *s, const struct smtp_env 
 				return stop_tracking(s, env, SMTP_STOP_BAD_REPLY);
 			/* The first digit replaces a continuation line's code. */
 			reply_set(s, pos + 1,
-			          (pos == REPLY_DIGIT0 ? 0u : reply_code(s) * 10u) + (unsigned)(c - '0'));
+			          (pos == REPLY_DIGIT0 ? 0u : reply_code(s) * 10u) +
+			              (unsigned)(c - '0'));
 		} else if (c == '-') {
 			reply_set(s, REPLY_SKIP_CONT, reply_code(s));
 		} else if (c == ' ' || c == '\r') {

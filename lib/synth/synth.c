@@ -1456,9 +1456,8 @@ static void mix_spec(const struct synth_params *p, uint32_t index, struct synth_
 	sp->ack_every = rnd_chance(&rnd, 0.5) ? 2 : 1;
 
 	if (p->profile == SYNTH_PROFILE_BOGUS_FLOOD || rnd_chance(&rnd, p->bogus_ratio))
-		sp->reason =
-		    (enum verdict_reason)(VERDICT_INVALID +
-		                          rnd_below(&rnd, VERDICT_COUNT - VERDICT_INVALID));
+		sp->reason = (enum verdict_reason)(
+		    VERDICT_INVALID + rnd_below(&rnd, VERDICT_COUNT - VERDICT_INVALID));
 	else
 		sp->reason = VERDICT_OK;
 	const char *const *table = synth_helo_table(sp->reason, sp->family, &n);

@@ -120,12 +120,13 @@ void conn_note(struct conn *c, const struct pkt_info *pi, bool c2s, uint64_t now
 }
 
 enum conn_rst conn_judge_rst(const struct conn *c, const struct pkt_info *rst, bool c2s,
-			     bool synchronized, uint32_t expected)
+                             bool synchronized, uint32_t expected)
 {
 	if (!synchronized) {
 		/* The server refusing the connection (RFC 9293 3.10.7.3), or
 		 * the client abandoning it. */
-		bool refusal = !c2s && (rst->tcp_flags & TCP_FLAG_ACK) && rst->ack == c->client_isn + 1;
+		bool refusal =
+		    !c2s && (rst->tcp_flags & TCP_FLAG_ACK) && rst->ack == c->client_isn + 1;
 		bool abandon = c2s && rst->seq == c->client_isn + 1;
 		return refusal || abandon ? CONN_RST_ACCEPT : CONN_RST_IGNORE;
 	}

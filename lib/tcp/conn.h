@@ -27,8 +27,8 @@
 
 struct conn {
 	uint32_t client_isn, server_isn;
-	uint32_t client_ack, server_ack; /* left edges of each side's receive window */
-	uint32_t client_wnd, server_wnd; /* windows, already scaled */
+	uint32_t client_ack, server_ack;     /* left edges of each side's receive window */
+	uint32_t client_wnd, server_wnd;     /* windows, already scaled */
 	uint32_t client_tsval, server_tsval; /* latest TSval of each side */
 	uint32_t server_ts_ms;               /* worker clock (ms) when server_tsval was seen */
 	uint16_t server_wnd_raw;             /* the server's last window field, unscaled */
@@ -110,7 +110,7 @@ enum conn_rst {
  * (RST+ACK of the SYN) or the client's RST at ISN+1 are accepted.
  */
 enum conn_rst conn_judge_rst(const struct conn *c, const struct pkt_info *rst, bool c2s,
-			     bool synchronized, uint32_t expected);
+                             bool synchronized, uint32_t expected);
 
 /* True when a segment carries a TCP-MD5 or TCP-AO option that the
  * connection did not negotiate: the end host drops it. */

@@ -135,13 +135,13 @@ static void *map_zero(size_t bytes, size_t *len)
 }
 
 struct flow_table *flow_table_create(uint32_t capacity, uint32_t record_size, char *err,
-				     size_t err_size)
+                                     size_t err_size)
 {
 	if (capacity < 1 || capacity > FLOW_TABLE_CAPACITY_MAX || record_size < 1 ||
 	    record_size > FLOW_TABLE_RECORD_MAX) {
 		snprintf(err, err_size,
-			 "flow table: capacity %u or record size %u out of range (1-%u, 1-%u)",
-			 capacity, record_size, FLOW_TABLE_CAPACITY_MAX, FLOW_TABLE_RECORD_MAX);
+		         "flow table: capacity %u or record size %u out of range (1-%u, 1-%u)",
+		         capacity, record_size, FLOW_TABLE_CAPACITY_MAX, FLOW_TABLE_RECORD_MAX);
 		return NULL;
 	}
 	struct flow_table *t = calloc(1, sizeof(*t));
@@ -161,7 +161,7 @@ struct flow_table *flow_table_create(uint32_t capacity, uint32_t record_size, ch
 	return t;
 oom:
 	snprintf(err, err_size, "flow table: cannot allocate %u flows of %u bytes", capacity,
-		 record_size);
+	         record_size);
 	return NULL;
 }
 
@@ -206,8 +206,8 @@ static inline uint32_t bucket_next(const struct flow_table *t, uint32_t b)
 static inline unsigned sig_match(const struct bucket *b, uint16_t sig)
 {
 #ifdef __SSE2__
-	__m128i eq = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)b->sig),
-				     _mm_set1_epi16((short)sig));
+	__m128i eq =
+	    _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)b->sig), _mm_set1_epi16((short)sig));
 	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()));
 #else
 	unsigned m = 0;
@@ -229,7 +229,7 @@ static inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
 }
 
 static inline int32_t bucket_find(const struct flow_table *t, const struct bucket *b,
-				  unsigned match, const struct flow_key *key)
+                                  unsigned match, const struct flow_key *key)
 {
 	while (match != 0) {
 		uint32_t idx = b->idx[__builtin_ctz(match)] - 1;
@@ -242,7 +242,7 @@ static inline int32_t bucket_find(const struct flow_table *t, const struct bucke
 
 /* The probe past a full home bucket: rare at two slots per flow. */
 static int32_t lookup_beyond(struct flow_table *t, const struct flow_key *key, uint32_t b,
-			     uint16_t sig)
+                             uint16_t sig)
 {
 	for (uint32_t n = 1; n < t->n_buckets; n++) {
 		b = bucket_next(t, b);
@@ -273,7 +273,7 @@ void flow_table_prefetch(const struct flow_table *t, uint32_t hash)
 }
 
 static void lookup_group(struct flow_table *t, const struct flow_key *const *keys,
-			 const uint32_t *hashes, unsigned n, int32_t *out)
+                         const uint32_t *hashes, unsigned n, int32_t *out)
 {
 	const struct bucket *bk[BULK_GROUP];
 	unsigned match[BULK_GROUP];
@@ -293,12 +293,12 @@ static void lookup_group(struct flow_table *t, const struct flow_key *const *key
 		out[i] = bucket_find(t, bk[i], match[i], keys[i]);
 		if (out[i] < 0 && bk[i]->passed != 0)
 			out[i] = lookup_beyond(t, keys[i], (uint32_t)(bk[i] - t->buckets),
-					       sig_of(hashes[i]));
+			                       sig_of(hashes[i]));
 	}
 }
 
 void flow_table_lookup_bulk(struct flow_table *t, const struct flow_key *const *keys,
-			    const uint32_t *hashes, unsigned n, int32_t *out)
+                            const uint32_t *hashes, unsigned n, int32_t *out)
 {
 	/* Each stage runs over a whole group so that its misses overlap; 32
 	 * beat 8, 16 and a rolling pipeline (docs/design.md). */
@@ -353,7 +353,7 @@ int32_t flow_table_insert(struct flow_table *t, const struct flow_key *key, uint
 static inline uint64_t tick_of(uint64_t ms)
 {
 	return ms >= UINT64_MAX - FLOW_TABLE_TICK_MS ? UINT64_MAX >> TICK_SHIFT
-						     : (ms + FLOW_TABLE_TICK_MS - 1) >> TICK_SHIFT;
+	                                             : (ms + FLOW_TABLE_TICK_MS - 1) >> TICK_SHIFT;
 }
 
 static void timer_link(struct flow_table *t, uint32_t idx, struct entry *e)
@@ -455,7 +455,7 @@ static uint64_t next_occupied(const struct flow_table *t, uint64_t from, uint64_
 }
 
 unsigned flow_table_expire(struct flow_table *t, uint64_t now_ms, unsigned max,
-			   flow_expire_fn *on_expire, void *arg)
+                           flow_expire_fn *on_expire, void *arg)
 {
 	uint64_t target = now_ms >> TICK_SHIFT;
 	unsigned due = 0, visits = 0;
@@ -478,8 +478,8 @@ unsigned flow_table_expire(struct flow_table *t, uint64_t now_ms, unsigned max,
 			}
 			due++;
 			t->stats.expired++;
-			bool keep = on_expire != NULL &&
-				    on_expire(arg, (int32_t)idx, (uint8_t *)(e + 1));
+			bool keep =
+			    on_expire != NULL && on_expire(arg, (int32_t)idx, (uint8_t *)(e + 1));
 			if (!keep)
 				flow_table_remove(t, (int32_t)idx);
 			else if (e->prev == IDLE)

@@ -61,7 +61,7 @@ uint32_t flow_key_hash(const struct flow_key *key);
  * with a one-line message in err when a size is out of range or memory is
  * short. */
 struct flow_table *flow_table_create(uint32_t capacity, uint32_t record_size, char *err,
-				     size_t err_size);
+                                     size_t err_size);
 
 /* Releases everything; t may be NULL. */
 void flow_table_free(struct flow_table *t);
@@ -78,7 +78,7 @@ void flow_table_prefetch(const struct flow_table *t, uint32_t hash);
  * Groups of 32 go stage by stage: all buckets prefetched, then all
  * candidate keys, then the compares, so the misses overlap. */
 void flow_table_lookup_bulk(struct flow_table *t, const struct flow_key *const *keys,
-			    const uint32_t *hashes, unsigned n, int32_t *out);
+                            const uint32_t *hashes, unsigned n, int32_t *out);
 
 /* Add key, which must not be in the table (look it up first). Returns its
  * index, with a zeroed record and no deadline (it never expires until
@@ -121,7 +121,7 @@ typedef bool flow_expire_fn(void *arg, int32_t idx, void *record);
  * jump is spread over calls, and a call may return 0 while due flows remain
  * (call it every loop). now_ms going backwards is harmless: nothing is due. */
 unsigned flow_table_expire(struct flow_table *t, uint64_t now_ms, unsigned max,
-			   flow_expire_fn *on_expire, void *arg);
+                           flow_expire_fn *on_expire, void *arg);
 
 /* Flows in the table. The only call another thread may make (a relaxed
  * read: it may lag the worker by a few updates). */

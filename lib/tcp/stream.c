@@ -19,19 +19,19 @@ _Static_assert(STREAM_RING_MAX <= UINT16_MAX + 1u, "ring offsets are uint16_t");
 
 static const char *const verdict_names[] = {
 #define STREAM_VERDICT_NAME(sym, name, desc, action) [STREAM_##sym] = name,
-	STREAM_VERDICTS(STREAM_VERDICT_NAME)
+    STREAM_VERDICTS(STREAM_VERDICT_NAME)
 #undef STREAM_VERDICT_NAME
 };
 
 static const char *const verdict_descriptions[] = {
 #define STREAM_VERDICT_DESC(sym, name, desc, action) [STREAM_##sym] = desc,
-	STREAM_VERDICTS(STREAM_VERDICT_DESC)
+    STREAM_VERDICTS(STREAM_VERDICT_DESC)
 #undef STREAM_VERDICT_DESC
 };
 
 static const enum stream_action verdict_actions[] = {
 #define STREAM_VERDICT_ACTION(sym, name, desc, action) [STREAM_##sym] = STREAM_ACTION_##action,
-	STREAM_VERDICTS(STREAM_VERDICT_ACTION)
+    STREAM_VERDICTS(STREAM_VERDICT_ACTION)
 #undef STREAM_VERDICT_ACTION
 };
 

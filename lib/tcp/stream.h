@@ -39,10 +39,10 @@ struct block_pool;
 
 /* What the caller does with the packet, by verdict. */
 enum stream_action {
-	STREAM_ACTION_FORWARD,    /* forward it */
-	STREAM_ACTION_FAIL_OPEN,  /* forward it and stop inspecting the flow (rule 1) */
-	STREAM_ACTION_DROP,       /* drop it; the sender retransmits */
-	STREAM_ACTION_CALLER,     /* the deliver callback asked to stop: the caller decides */
+	STREAM_ACTION_FORWARD,   /* forward it */
+	STREAM_ACTION_FAIL_OPEN, /* forward it and stop inspecting the flow (rule 1) */
+	STREAM_ACTION_DROP,      /* drop it; the sender retransmits */
+	STREAM_ACTION_CALLER,    /* the deliver callback asked to stop: the caller decides */
 };
 
 /*
@@ -90,7 +90,7 @@ enum stream_verdict {
 #define STREAM_VERDICT_ENUM(sym, name, desc, action) STREAM_##sym,
 	STREAM_VERDICTS(STREAM_VERDICT_ENUM)
 #undef STREAM_VERDICT_ENUM
-	STREAM_VERDICT_COUNT
+	    STREAM_VERDICT_COUNT
 };
 
 /* The counter name ("in-order", ...); "unknown" when out of range. */

@@ -23,8 +23,10 @@ uint16_t cksum_ipv4_header(const void *hdr, size_t hdr_len);
 
 /* TCP checksum of seg[0..seg_len) (TCP header + payload, checksum field
  * zero) with the pseudo-header of RFC 793 (IPv4) or RFC 8200 8.1 (IPv6). */
-uint16_t cksum_tcp_ipv4(const uint8_t src[4], const uint8_t dst[4], const void *seg, size_t seg_len);
-uint16_t cksum_tcp_ipv6(const uint8_t src[16], const uint8_t dst[16], const void *seg, size_t seg_len);
+uint16_t cksum_tcp_ipv4(const uint8_t src[4], const uint8_t dst[4], const void *seg,
+                        size_t seg_len);
+uint16_t cksum_tcp_ipv6(const uint8_t src[16], const uint8_t dst[16], const void *seg,
+                        size_t seg_len);
 
 /* RFC 1624 eqn. 3: the new stored checksum after a 16-bit field changed
  * from old_value to new_value (all three as stored in memory). */

@@ -8,7 +8,7 @@ static const struct {
 	const char *description;
 } causes[CAUSE_COUNT] = {
 #define PACKET_CAUSE_ROW(sym, name, kind, desc) [CAUSE_##sym] = {name, KIND_##kind, desc},
-	PACKET_CAUSES(PACKET_CAUSE_ROW)
+    PACKET_CAUSES(PACKET_CAUSE_ROW)
 #undef PACKET_CAUSE_ROW
 };
 

@@ -26,18 +26,18 @@
  * reassembled datagram), description.
  */
 #define PACKET_CAUSES(X)                                                                           \
-	X(FAST_PATH, "fast_path", FORWARD, "not TCP to or from an SMTP port: forwarded untouched")  \
-	X(MULTISEG, "multiseg_forwarded", FORWARD, "multi-segment mbufs: forwarded untracked")      \
+	X(FAST_PATH, "fast_path", FORWARD, "not TCP to or from an SMTP port: forwarded untouched") \
+	X(MULTISEG, "multiseg_forwarded", FORWARD, "multi-segment mbufs: forwarded untracked")     \
 	X(MALFORMED, "malformed_dropped", DROP,                                                    \
 	  "malformed IP/TCP packets (lengths that lie, data offset past the end): the end host "   \
 	  "would drop them")                                                                       \
 	X(BAD_CHECKSUM, "bad_checksum_dropped", DROP,                                              \
 	  "SMTP segments with a bad TCP or IPv4 checksum: the end host would drop them")           \
 	X(NO_ACK, "no_ack_dropped", DROP,                                                          \
-	  "segments without ACK in a synchronized session: the end host drops them "              \
+	  "segments without ACK in a synchronized session: the end host drops them "               \
 	  "(RFC 9293 3.10.7.4)")                                                                   \
 	X(ACK_UNSENT, "ack_unsent_dropped", DROP,                                                  \
-	  "segments acknowledging data the other side never sent: the end host drops them "       \
+	  "segments acknowledging data the other side never sent: the end host drops them "        \
 	  "(RFC 9293 3.10.7.4)")                                                                   \
 	X(SIGNATURE, "unexpected_signature_dropped", DROP,                                         \
 	  "segments with a TCP-MD5 or TCP-AO option on a session whose SYN had none: the end "     \
@@ -78,10 +78,10 @@
 	X(INSPECTED, "inspected_forwarded", FORWARD,                                               \
 	  "segments of inspected sessions: checked, parsed where new, forwarded")                  \
 	X(SMTP_HELD, "smtp_held_dropped", DROP,                                                    \
-	  "client segments starting at bytes the SMTP tracker holds until the server's reply "    \
+	  "client segments starting at bytes the SMTP tracker holds until the server's reply "     \
 	  "(after DATA, BDAT, AUTH, STARTTLS, or a full pipeline): the client sends them again")   \
 	X(SMTP_HELD_CUT, "smtp_held_cut_forwarded", FORWARD,                                       \
-	  "client segments cut where the SMTP tracker holds the rest until the server's reply")   \
+	  "client segments cut where the SMTP tracker holds the rest until the server's reply")    \
 	X(RST_ACCEPTED, "rst_forwarded", FORWARD,                                                  \
 	  "RSTs at exactly the next sequence number: forwarded, the session freed")                \
 	X(RST_IN_WINDOW, "rst_in_window_forwarded", FORWARD,                                       \
@@ -98,7 +98,7 @@
 	  "client segments of a waiting takeover that end before the rejected command, and pure "  \
 	  "ACKs")                                                                                  \
 	X(TAKEOVER_CUT, "takeover_cut_forwarded", FORWARD,                                         \
-	  "client segments trimmed at the rejected command: the part before it forwarded")        \
+	  "client segments trimmed at the rejected command: the part before it forwarded")         \
 	X(TAKEOVER_AFTER_CUT, "takeover_dropped", DROP,                                            \
 	  "client bytes from the rejected command on, while the takeover waits for quiet: never "  \
 	  "reach the server")                                                                      \
@@ -109,14 +109,15 @@
 	X(TAKEOVER_CLIENT_RST, "takeover_client_rst", ANSWERED,                                    \
 	  "client RSTs ending a taken-over session")                                               \
 	X(TX_FULL, "tx_full_dropped", DROP,                                                        \
-	  "packets that found their transmit batch full (cannot happen with bursts below its size)") \
+	  "packets that found their transmit batch full (cannot happen with bursts below its "     \
+	  "size)")                                                                                 \
 	X(TX_FAILED, "tx_failed", DROP, "packets the port would not take after retries (freed)")
 
 enum packet_cause {
 #define PACKET_CAUSE_ENUM(sym, name, kind, desc) CAUSE_##sym,
 	PACKET_CAUSES(PACKET_CAUSE_ENUM)
 #undef PACKET_CAUSE_ENUM
-	CAUSE_COUNT
+	    CAUSE_COUNT
 };
 
 /* What happens to the packet. */

@@ -47,7 +47,7 @@ static bool lengths_ok(const struct frag_info *fi, uint32_t max_end)
 }
 
 static enum frag_verdict check_ipv4(const uint8_t *frame, const struct pkt_info *pi,
-				    struct frag_info *out)
+                                    struct frag_info *out)
 {
 	/* pkt_parse() checked IHL, the total length and the protocol (TCP). */
 	const uint8_t *ip = frame + pi->l3_offset;
@@ -91,7 +91,7 @@ static bool ipv6_first_fragment_ok(const uint8_t *p, uint32_t len, uint8_t nh, u
 }
 
 static enum frag_verdict check_ipv6(const uint8_t *frame, uint32_t frame_len,
-				    const struct pkt_info *pi, struct frag_info *out)
+                                    const struct pkt_info *pi, struct frag_info *out)
 {
 	const uint8_t *ip = frame + pi->l3_offset;
 	uint32_t first = pi->l3_offset + IPV6_HLEN;
@@ -144,7 +144,7 @@ static enum frag_verdict check_ipv6(const uint8_t *frame, uint32_t frame_len,
 }
 
 enum frag_verdict frag_check(const uint8_t *frame, uint32_t frame_len, const struct pkt_info *pi,
-			     struct frag_info *out)
+                             struct frag_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->ip_version = pi->ip_version;
@@ -160,7 +160,7 @@ bool frag_ipv4_header_ok(const uint8_t *frame, const struct frag_info *fi)
 
 static const char *const verdict_names[] = {
 #define FRAG_VERDICT_NAME(sym, name, desc) [FRAG_##sym] = name,
-	FRAG_VERDICTS(FRAG_VERDICT_NAME)
+    FRAG_VERDICTS(FRAG_VERDICT_NAME)
 #undef FRAG_VERDICT_NAME
 };
 

@@ -35,17 +35,17 @@ enum frag_verdict {
 #define FRAG_VERDICT_ENUM(sym, name, desc) FRAG_##sym,
 	FRAG_VERDICTS(FRAG_VERDICT_ENUM)
 #undef FRAG_VERDICT_ENUM
-	FRAG_VERDICT_COUNT
+	    FRAG_VERDICT_COUNT
 };
 
 /* Where a fragment's data lies. Valid for FRAG_HOLD, FRAG_TINY and
  * FRAG_MALFORMED (as far as it was read); zero otherwise. */
 struct frag_info {
-	uint16_t l2_len; /* bytes before the IP header */
-	uint16_t l3_len; /* the IPv4 header, or the IPv6 header and the fragment header */
-	uint32_t offset; /* of this fragment's data in the datagram, in bytes */
-	uint32_t len;    /* data bytes in this fragment (padding excluded) */
-	bool more;       /* more fragments follow (IPv4 MF, IPv6 M) */
+	uint16_t l2_len;    /* bytes before the IP header */
+	uint16_t l3_len;    /* the IPv4 header, or the IPv6 header and the fragment header */
+	uint32_t offset;    /* of this fragment's data in the datagram, in bytes */
+	uint32_t len;       /* data bytes in this fragment (padding excluded) */
+	bool more;          /* more fragments follow (IPv4 MF, IPv6 M) */
 	uint8_t ip_version; /* 4 or 6 */
 };
 
@@ -56,7 +56,7 @@ struct frag_info {
  * an IPv6 one has its fragment header right after the fixed header.
  */
 enum frag_verdict frag_check(const uint8_t *frame, uint32_t frame_len, const struct pkt_info *pi,
-			     struct frag_info *out);
+                             struct frag_info *out);
 
 /* True when the IPv4 header checksum of a fragment judged by frag_check()
  * is correct. */

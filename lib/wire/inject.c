@@ -5,7 +5,7 @@
 #include "wire/cksum.h"
 
 bool inject_template_init(struct inject_template *t, const uint8_t *frame,
-			  const struct pkt_info *pi)
+                          const struct pkt_info *pi)
 {
 	if (pi->l3_offset > INJECT_L2_MAX)
 		return false;
@@ -35,7 +35,7 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 uint32_t inject_build(const struct inject_template *t, const struct inject_segment *seg,
-		      uint8_t *buf, uint32_t size)
+                      uint8_t *buf, uint32_t size)
 {
 	uint32_t ip_len = t->ip_version == 4 ? 20 : 40;
 	uint32_t tcp_len = seg->mss ? 40 : seg->timestamps ? 32 : 20;
@@ -102,8 +102,8 @@ uint32_t inject_build(const struct inject_template *t, const struct inject_segme
 	if (seg->payload_len > 0)
 		memcpy(tcp + tcp_len, seg->payload, seg->payload_len);
 	uint16_t c = t->ip_version == 4
-			     ? cksum_tcp_ipv4(ip + 12, ip + 16, tcp, tcp_len + seg->payload_len)
-			     : cksum_tcp_ipv6(ip + 8, ip + 24, tcp, tcp_len + seg->payload_len);
+	                 ? cksum_tcp_ipv4(ip + 12, ip + 16, tcp, tcp_len + seg->payload_len)
+	                 : cksum_tcp_ipv6(ip + 8, ip + 24, tcp, tcp_len + seg->payload_len);
 	memcpy(tcp + 16, &c, 2);
 	return frame_len;
 }

@@ -19,7 +19,7 @@
 #include "wire/addr.h"
 #include "wire/pkt.h"
 
-#define INJECT_L2_MAX 22  /* Ethernet + two VLAN tags */
+#define INJECT_L2_MAX 22 /* Ethernet + two VLAN tags */
 /* Largest frame inject_build() writes for payload_len bytes of payload. */
 #define INJECT_FRAME_MAX(payload_len) (INJECT_L2_MAX + 40 + 40 + (payload_len) + 60)
 
@@ -35,11 +35,11 @@ struct inject_template {
 /* Fill t from a client-to-server frame parsed by pkt_parse(). Returns false
  * when its L2 header is longer than INJECT_L2_MAX. */
 bool inject_template_init(struct inject_template *t, const uint8_t *frame,
-			  const struct pkt_info *client_packet);
+                          const struct pkt_info *client_packet);
 
 struct inject_segment {
-	bool to_client;  /* true: server -> client; false: client -> server */
-	uint8_t flags;   /* TCP_FLAG_* */
+	bool to_client; /* true: server -> client; false: client -> server */
+	uint8_t flags;  /* TCP_FLAG_* */
 	uint32_t seq, ack;
 	uint16_t window; /* as on the wire (already shifted by the sender's scale) */
 	bool timestamps; /* add NOP, NOP, TS option (RFC 7323 3) */
@@ -50,7 +50,7 @@ struct inject_segment {
 	 * (wscale) in Linux's layout, 20 bytes, instead of the option above. */
 	uint16_t mss;
 	uint8_t wscale;
-	uint16_t ip_id;  /* IPv4 identification */
+	uint16_t ip_id; /* IPv4 identification */
 	const uint8_t *payload;
 	uint16_t payload_len;
 };
@@ -58,6 +58,6 @@ struct inject_segment {
 /* Write the frame into buf (size bytes); returns its length (padded to the
  * Ethernet minimum of 60 bytes), or 0 when buf is too small. */
 uint32_t inject_build(const struct inject_template *t, const struct inject_segment *seg,
-		      uint8_t *buf, uint32_t size);
+                      uint8_t *buf, uint32_t size);
 
 #endif

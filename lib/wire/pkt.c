@@ -341,7 +341,7 @@ uint32_t pkt_cut_payload(uint8_t *frame, const struct pkt_info *info, uint32_t k
 	tcp[13] &= (uint8_t)~TCP_FLAG_FIN;
 	tcp[16] = tcp[17] = 0;
 	uint16_t c = info->ip_version == 4 ? cksum_tcp_ipv4(ip + 12, ip + 16, tcp, tcp_len)
-					   : cksum_tcp_ipv6(ip + 8, ip + 24, tcp, tcp_len);
+	                                   : cksum_tcp_ipv6(ip + 8, ip + 24, tcp, tcp_len);
 	memcpy(tcp + 16, &c, 2);
 	return info->payload_offset + keep;
 }

@@ -73,14 +73,14 @@ enum pkt_result {
 #define PKT_RESULT_ENUM(sym, name, desc) PKT_##sym,
 	PKT_RESULTS(PKT_RESULT_ENUM)
 #undef PKT_RESULT_ENUM
-	PKT_RESULT_COUNT
+	    PKT_RESULT_COUNT
 };
 
 /* What the worker does with a frame, by result (see the table above). */
 enum pkt_action {
-	PKT_ACTION_INSPECT,   /* track the flow and look at the segment */
-	PKT_ACTION_FORWARD,   /* forward untouched without a flow lookup, count */
-	PKT_ACTION_DROP,      /* drop and count */
+	PKT_ACTION_INSPECT,    /* track the flow and look at the segment */
+	PKT_ACTION_FORWARD,    /* forward untouched without a flow lookup, count */
+	PKT_ACTION_DROP,       /* drop and count */
 	PKT_ACTION_REASSEMBLE, /* a fragment: reassemble, then handle the datagram */
 };
 

@@ -12,7 +12,6 @@
 #include "filter/event.h"
 #include "filter/inspect.h"
 
-
 int fx_setup(void **state)
 {
 	static struct fx fx;
@@ -31,12 +30,12 @@ int fx_setup(void **state)
 		return -1;
 	fx.env.counters = &fx.counters;
 	fx.env.params = (struct session_params){
-		.timeout_syn_ms = 5000,
-		.timeout_idle_ms = 300000,
-		.timeout_closing_ms = 10000,
-		.takeover_wait_ms = 2000,
-		.takeover_session_ms = 300000,
-		.replies = &fx.texts,
+	    .timeout_syn_ms = 5000,
+	    .timeout_idle_ms = 300000,
+	    .timeout_closing_ms = 10000,
+	    .takeover_wait_ms = 2000,
+	    .takeover_session_ms = 300000,
+	    .replies = &fx.texts,
 	};
 	fx.env.commands = fx.db;
 	fx.env.scratch = fx.scratch;
@@ -87,17 +86,17 @@ int fx_teardown(void **state)
 /* ---- building and feeding segments ----------------------------------------------------- */
 
 /* Build a segment from the client (c2s) or the server and parse it. */
-const struct pkt_info *seg_at(struct fx *fx, bool c2s, uint8_t flags, uint32_t seq,
-				     uint32_t ack, const char *payload, uint32_t len)
+const struct pkt_info *seg_at(struct fx *fx, bool c2s, uint8_t flags, uint32_t seq, uint32_t ack,
+                              const char *payload, uint32_t len)
 {
 	struct inject_segment seg = {
-		.to_client = !c2s,
-		.flags = flags,
-		.seq = seq,
-		.ack = ack,
-		.window = 65535,
-		.payload = (const uint8_t *)payload,
-		.payload_len = (uint16_t)len,
+	    .to_client = !c2s,
+	    .flags = flags,
+	    .seq = seq,
+	    .ack = ack,
+	    .window = 65535,
+	    .payload = (const uint8_t *)payload,
+	    .payload_len = (uint16_t)len,
 	};
 	if (flags & TCP_FLAG_SYN)
 		seg.mss = 1460;
@@ -121,7 +120,7 @@ struct disposition client_says(struct fx *fx, const char *text)
 {
 	uint32_t len = (uint32_t)strlen(text);
 	const struct pkt_info *pi =
-		seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, fx->sseq, text, len);
+	    seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, fx->sseq, text, len);
 	struct disposition d = run(fx, true, pi);
 	fx->cseq += len;
 	return d;
@@ -132,7 +131,7 @@ struct disposition server_says(struct fx *fx, const char *text)
 {
 	uint32_t len = (uint32_t)strlen(text);
 	const struct pkt_info *pi =
-		seg_at(fx, false, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->sseq, fx->cseq, text, len);
+	    seg_at(fx, false, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->sseq, fx->cseq, text, len);
 	struct disposition d = run(fx, false, pi);
 	fx->sseq += len;
 	return d;
@@ -144,13 +143,13 @@ struct disposition client_acks(struct fx *fx)
 	return run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq, NULL, 0));
 }
 
-void assert_disposition(const struct disposition d, enum dispose_pkt pkt,
-			       enum packet_cause cause, enum dispose_flow flow)
+void assert_disposition(const struct disposition d, enum dispose_pkt pkt, enum packet_cause cause,
+                        enum dispose_flow flow)
 {
 	if (d.pkt != pkt || d.cause != cause || d.flow != flow)
 		fail_msg("disposition %u/%s/%u, expected %u/%s/%u", d.pkt,
-			 packet_cause_name((enum packet_cause)d.cause), d.flow, pkt,
-			 packet_cause_name(cause), flow);
+		         packet_cause_name((enum packet_cause)d.cause), d.flow, pkt,
+		         packet_cause_name(cause), flow);
 }
 
 /* Handshake, greeting, EHLO, MAIL with their replies, each acknowledged. */
@@ -163,9 +162,10 @@ void fx_open(struct fx *fx, const char *helo)
 	const struct pkt_info *syn = seg_at(fx, true, TCP_FLAG_SYN, fx->cseq, 0, NULL, 0);
 	inspect_start(&fx->env, &fx->s, syn, fx->now, &fx->out);
 	fx->cseq++;
-	assert_disposition(run(fx, false, seg_at(fx, false, TCP_FLAG_SYN | TCP_FLAG_ACK, fx->sseq,
-						 fx->cseq, NULL, 0)),
-			   DISPOSE_FORWARD, CAUSE_HANDSHAKE, DISPOSE_FLOW_KEEP);
+	assert_disposition(
+	    run(fx, false,
+	        seg_at(fx, false, TCP_FLAG_SYN | TCP_FLAG_ACK, fx->sseq, fx->cseq, NULL, 0)),
+	    DISPOSE_FORWARD, CAUSE_HANDSHAKE, DISPOSE_FLOW_KEEP);
 	fx->sseq++;
 	assert_int_equal(fx->s.state, SESSION_INSPECTING);
 	client_acks(fx);
@@ -199,7 +199,7 @@ void assert_client_seg(const struct fx *fx, unsigned n, const char *payload, uin
 	if (seg->payload_len != strlen(payload) ||
 	    memcmp(seg->payload, payload, seg->payload_len) != 0)
 		fail_msg("segment %u: '%.*s', expected '%s'", n, seg->payload_len,
-			 (const char *)seg->payload, payload);
+		         (const char *)seg->payload, payload);
 	assert_int_equal(seg->flags, flags);
 }
 
@@ -211,4 +211,3 @@ void assert_server_rst(const struct fx *fx, unsigned n, uint32_t seq)
 	assert_int_equal(seg->flags, TCP_FLAG_RST | TCP_FLAG_ACK);
 	assert_int_equal(seg->seq, seq);
 }
-

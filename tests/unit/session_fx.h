@@ -49,7 +49,7 @@ int fx_teardown(void **state);
 
 /* Build a segment from the client (c2s) or the server and parse it. */
 const struct pkt_info *seg_at(struct fx *fx, bool c2s, uint8_t flags, uint32_t seq, uint32_t ack,
-			      const char *payload, uint32_t len);
+                              const char *payload, uint32_t len);
 /* Run one segment through the per-packet path, as the worker would. */
 struct disposition run(struct fx *fx, bool c2s, const struct pkt_info *pi);
 /* The client (server) sends text at its next sequence number, acknowledging
@@ -59,7 +59,7 @@ struct disposition server_says(struct fx *fx, const char *text);
 /* A pure ACK from the client of everything the server sent. */
 struct disposition client_acks(struct fx *fx);
 void assert_disposition(const struct disposition d, enum dispose_pkt pkt, enum packet_cause cause,
-			enum dispose_flow flow);
+                        enum dispose_flow flow);
 /* Handshake, greeting, EHLO helo, MAIL with their replies, each acknowledged. */
 void fx_open(struct fx *fx, const char *helo);
 /* Free the session as the worker would; every block must come back. */

@@ -53,7 +53,7 @@ static void test_defaults_are_enforce_inline_port_25(void **state)
 	assert_int_equal(cfg.frag_flows, 256);
 	assert_int_equal(cfg.frag_timeout_ms, 30000);
 	assert_string_equal(cfg.replies.rcpt[VERDICT_LOCALHOST],
-			    "550 5.7.1 %a... Access denied - bogus HELO");
+	                    "550 5.7.1 %a... Access denied - bogus HELO");
 }
 
 static void test_options_are_applied(void **state)
@@ -62,14 +62,14 @@ static void test_options_are_applied(void **state)
 	struct config cfg;
 	char err[256];
 
-	assert_int_equal(parse(&cfg, err,
-			       (const char *[]){"--single-port", "2", "--smtp-port", "25",
-						"--smtp-port", "587", "--mode", "detect",
-						"--local-domain", "Example.NET.", "--local-ip",
-						"2001:db8::25", "--reply",
-						"not-fqdn=554 5.7.1 %a: use a real name",
-						"--frag-flows", "64", "--frag-timeout", "500", NULL}),
-			 0);
+	assert_int_equal(
+	    parse(&cfg, err,
+	          (const char *[]){"--single-port", "2", "--smtp-port", "25", "--smtp-port", "587",
+	                           "--mode", "detect", "--local-domain", "Example.NET.",
+	                           "--local-ip", "2001:db8::25", "--reply",
+	                           "not-fqdn=554 5.7.1 %a: use a real name", "--frag-flows", "64",
+	                           "--frag-timeout", "500", NULL}),
+	    0);
 	assert_true(cfg.single_port);
 	assert_int_equal(cfg.lab_port, 2);
 	assert_int_equal(cfg.n_smtp_ports, 2);
@@ -92,29 +92,29 @@ static void test_each_bad_option_gets_one_clear_message(void **state)
 		const char *args[4];
 		const char *needle;
 	} cases[] = {
-		{{"--bogus", NULL}, "unknown option"},
-		{{"--mode", "audit", NULL}, "mode"},
-		{{"--smtp-port", "0", NULL}, "smtp-port"},
-		{{"--smtp-port", "70000", NULL}, "smtp-port"},
-		{{"--local-ip", "1.2.3", NULL}, "local-ip"},
-		{{"--local-domain", "a..b", NULL}, "local-domain"},
-		{{"--flows", "ten", NULL}, "flows"},
-		{{"--line-max", "100", NULL}, "line-max"},
-		{{"--frag-flows", "0", NULL}, "frag-flows"},
-		{{"--frag-timeout", "5", NULL}, "frag-timeout"},
-		{{"--reply", "ok=550 x", NULL}, "reply"},
-		{{"--reply", "localhost=250 fine", NULL}, "reply"},
-		{{"--outside", "1", NULL}, "different ports"},
-		{{"--banlist", NULL}, "needs a value"},
-		{{"stray", NULL}, "unexpected argument"},
-		{{"--config", "/nonexistent/hg.ini", NULL}, "/nonexistent/hg.ini"},
-		{{"--action", "not-fqdn", NULL}, "REASON=enforce|detect|off"},
-		{{"--action", "not-fqdn=audit", NULL}, "must be enforce, detect or off, not 'audit'"},
-		{{"--action", "ok=detect", NULL}, "unknown bogus reason 'ok'"},
-		{{"--action", "allowed=off", NULL}, "unknown bogus reason 'allowed'"},
-		{{"--reply", "allowed=550 x", NULL}, "unknown bogus reason 'allowed'"},
-		{{"--local-name", "[192.0.2.1]", NULL}, "local-name: not a domain name"},
-		{{"--allow-clients", "", NULL}, "allow-clients: bad path"},
+	    {{"--bogus", NULL}, "unknown option"},
+	    {{"--mode", "audit", NULL}, "mode"},
+	    {{"--smtp-port", "0", NULL}, "smtp-port"},
+	    {{"--smtp-port", "70000", NULL}, "smtp-port"},
+	    {{"--local-ip", "1.2.3", NULL}, "local-ip"},
+	    {{"--local-domain", "a..b", NULL}, "local-domain"},
+	    {{"--flows", "ten", NULL}, "flows"},
+	    {{"--line-max", "100", NULL}, "line-max"},
+	    {{"--frag-flows", "0", NULL}, "frag-flows"},
+	    {{"--frag-timeout", "5", NULL}, "frag-timeout"},
+	    {{"--reply", "ok=550 x", NULL}, "reply"},
+	    {{"--reply", "localhost=250 fine", NULL}, "reply"},
+	    {{"--outside", "1", NULL}, "different ports"},
+	    {{"--banlist", NULL}, "needs a value"},
+	    {{"stray", NULL}, "unexpected argument"},
+	    {{"--config", "/nonexistent/hg.ini", NULL}, "/nonexistent/hg.ini"},
+	    {{"--action", "not-fqdn", NULL}, "REASON=enforce|detect|off"},
+	    {{"--action", "not-fqdn=audit", NULL}, "must be enforce, detect or off, not 'audit'"},
+	    {{"--action", "ok=detect", NULL}, "unknown bogus reason 'ok'"},
+	    {{"--action", "allowed=off", NULL}, "unknown bogus reason 'allowed'"},
+	    {{"--reply", "allowed=550 x", NULL}, "unknown bogus reason 'allowed'"},
+	    {{"--local-name", "[192.0.2.1]", NULL}, "local-name: not a domain name"},
+	    {{"--allow-clients", "", NULL}, "allow-clients: bad path"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
@@ -130,14 +130,14 @@ static void test_config_file_sets_keys_and_the_command_line_overrides(void **sta
 	struct config cfg;
 	char err[256];
 	const char *path = write_file("[helogate]\n"
-				      "mode = detect\n"
-				      "smtp-port = 25, 2525\n"
-				      "local-domain = lab-mail.net, example.net\n"
-				      "reply = banned=550 5.7.1 %a... banned, sorry\n"
-				      "flows = 5000\n");
+	                              "mode = detect\n"
+	                              "smtp-port = 25, 2525\n"
+	                              "local-domain = lab-mail.net, example.net\n"
+	                              "reply = banned=550 5.7.1 %a... banned, sorry\n"
+	                              "flows = 5000\n");
 
-	assert_int_equal(parse(&cfg, err, (const char *[]){"--config", path, "--flows", "7000", NULL}),
-			 0);
+	assert_int_equal(
+	    parse(&cfg, err, (const char *[]){"--config", path, "--flows", "7000", NULL}), 0);
 	assert_int_equal(cfg.mode, CONFIG_MODE_DETECT);
 	assert_int_equal(cfg.n_smtp_ports, 2);
 	assert_int_equal(cfg.smtp_ports[1], 2525);
@@ -156,11 +156,13 @@ static void test_actions_resolve_per_reason_over_the_mode(void **state)
 	struct policy_settings s;
 	const char *names[CONFIG_MAX_LOCAL_DOMAINS];
 	char err[256] = "";
-	const char *path = write_file("[helogate]\naction = banned=off, localhost=enforce\n"
-				      "allow-clients = /etc/hg/clients\nallow-helos = /etc/hg/helos\n"
-				      "local-name = MX.Example.NET.\n");
-	const char *args[] = {"--config", path, "--mode", "detect", "--action", "not-fqdn=off",
-			      "--local-domain", "example.net", NULL};
+	const char *path =
+	    write_file("[helogate]\naction = banned=off, localhost=enforce\n"
+	               "allow-clients = /etc/hg/clients\nallow-helos = /etc/hg/helos\n"
+	               "local-name = MX.Example.NET.\n");
+	const char *args[] = {"--config",       path,          "--mode",
+	                      "detect",         "--action",    "not-fqdn=off",
+	                      "--local-domain", "example.net", NULL};
 
 	assert_int_equal(parse(&cfg, err, args), 0);
 	unlink(path);
@@ -213,20 +215,21 @@ static void test_config_file_problems_name_the_file_and_line(void **state)
 		unsigned line;
 		const char *reason;
 	} cases[] = {
-		{"[helogate]\nmode = detect\nflows 100\n", 3, "expected 'key = value', not 'flows 100'"},
-		{"[helogate]\nmode = detect\n# again\nmode = enforce\n", 4,
-		 "duplicate key 'mode' (first set at line 2)"},
-		{"[helogate]\n\nfrobnicate = 1\n", 3, "unknown key 'frobnicate'"},
-		{"mode = detect\n[helogate]\n", 1, "'mode = detect' before [helogate]"},
-		{"[helogate\n", 1, "malformed section header '[helogate'"},
-		{"; comment\n[other]\n", 2, "unknown section [other] (expected [helogate])"},
-		{"[helogate]\n[helogate]\n", 2, "duplicate section [helogate]"},
-		{"[helogate]\n = detect\n", 2, "a value without a key"},
-		{"[helogate]\nconfig = /etc/x.ini\n", 2, "unknown key 'config'"},
-		{"[helogate]\ncheck-config = yes\n", 2, "unknown key 'check-config'"},
-		{"[helogate]\nhelp = 1\n", 2, "unknown key 'help'"},
-		{"[helogate]\r\nflows = 100\r\nflows = lots\r\n", 3, "duplicate key 'flows'"},
-		{"[helogate]\nlocal-ip = 192.0.2.1, bogus\n", 2, "local-ip: not an IP address 'bogus'"},
+	    {"[helogate]\nmode = detect\nflows 100\n", 3,
+	     "expected 'key = value', not 'flows 100'"},
+	    {"[helogate]\nmode = detect\n# again\nmode = enforce\n", 4,
+	     "duplicate key 'mode' (first set at line 2)"},
+	    {"[helogate]\n\nfrobnicate = 1\n", 3, "unknown key 'frobnicate'"},
+	    {"mode = detect\n[helogate]\n", 1, "'mode = detect' before [helogate]"},
+	    {"[helogate\n", 1, "malformed section header '[helogate'"},
+	    {"; comment\n[other]\n", 2, "unknown section [other] (expected [helogate])"},
+	    {"[helogate]\n[helogate]\n", 2, "duplicate section [helogate]"},
+	    {"[helogate]\n = detect\n", 2, "a value without a key"},
+	    {"[helogate]\nconfig = /etc/x.ini\n", 2, "unknown key 'config'"},
+	    {"[helogate]\ncheck-config = yes\n", 2, "unknown key 'check-config'"},
+	    {"[helogate]\nhelp = 1\n", 2, "unknown key 'help'"},
+	    {"[helogate]\r\nflows = 100\r\nflows = lots\r\n", 3, "duplicate key 'flows'"},
+	    {"[helogate]\nlocal-ip = 192.0.2.1, bogus\n", 2, "local-ip: not an IP address 'bogus'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *path = write_file(cases[i].text);
@@ -275,7 +278,7 @@ static void test_comments_blank_lines_and_crlf_are_accepted(void **state)
 	struct config cfg;
 	char err[256];
 	const char *path = write_file("# helogate\r\n\r\n; detect first\r\n[helogate]\r\n"
-				      "  mode   =   detect  \r\n# flows = 1\r\n");
+	                              "  mode   =   detect  \r\n# flows = 1\r\n");
 
 	assert_int_equal(parse(&cfg, err, (const char *[]){"--config", path, NULL}), 0);
 	assert_int_equal(cfg.mode, CONFIG_MODE_DETECT);
@@ -288,14 +291,14 @@ static void test_command_line_lists_replace_the_files_lists(void **state)
 	struct config cfg;
 	char err[256];
 	const char *path = write_file("[helogate]\nsmtp-port = 25, 587\n"
-				      "local-domain = a.example, b.example\n"
-				      "local-ip = 192.0.2.1, 192.0.2.2\n");
+	                              "local-domain = a.example, b.example\n"
+	                              "local-ip = 192.0.2.1, 192.0.2.2\n");
 
 	assert_int_equal(parse(&cfg, err,
-			       (const char *[]){"--config", path, "--local-domain", "c.example",
-						"--local-domain", "d.example", "--local-ip",
-						"198.18.0.25", NULL}),
-			 0);
+	                       (const char *[]){"--config", path, "--local-domain", "c.example",
+	                                        "--local-domain", "d.example", "--local-ip",
+	                                        "198.18.0.25", NULL}),
+	                 0);
 	assert_int_equal(cfg.n_local_domains, 2);
 	assert_string_equal(cfg.local_domains[0], "c.example");
 	assert_string_equal(cfg.local_domains[1], "d.example");
@@ -313,16 +316,16 @@ static void test_conflicting_options_are_refused(void **state)
 		const char *args[6];
 		const char *needle;
 	} cases[] = {
-		{{"--events", "/tmp/hg-same", "--stats", "/tmp/hg-same", NULL},
-		 "--events and --stats must not name the same file ('/tmp/hg-same')"},
-		{{"--events", "-", "--stats", "-", NULL},
-		 "--events and --stats must not name the same file ('-')"},
-		{{"--single-port", "0", "--outside", "2", NULL},
-		 "--single-port (lab layout) conflicts"},
-		{{"--smtp-port", "25", "--smtp-port", "25", NULL}, "--smtp-port 25 given twice"},
-		{{"-i", "--events", "-", NULL}, "--events - conflicts with --interactive"},
-		{{"--stats-period", "5", "--events", "-", NULL},
-		 "--events - conflicts with --stats-period"},
+	    {{"--events", "/tmp/hg-same", "--stats", "/tmp/hg-same", NULL},
+	     "--events and --stats must not name the same file ('/tmp/hg-same')"},
+	    {{"--events", "-", "--stats", "-", NULL},
+	     "--events and --stats must not name the same file ('-')"},
+	    {{"--single-port", "0", "--outside", "2", NULL},
+	     "--single-port (lab layout) conflicts"},
+	    {{"--smtp-port", "25", "--smtp-port", "25", NULL}, "--smtp-port 25 given twice"},
+	    {{"-i", "--events", "-", NULL}, "--events - conflicts with --interactive"},
+	    {{"--stats-period", "5", "--events", "-", NULL},
+	     "--events - conflicts with --stats-period"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
@@ -366,20 +369,20 @@ static void test_version_and_check_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_are_enforce_inline_port_25),
-		cmocka_unit_test(test_options_are_applied),
-		cmocka_unit_test(test_each_bad_option_gets_one_clear_message),
-		cmocka_unit_test(test_config_file_sets_keys_and_the_command_line_overrides),
-		cmocka_unit_test(test_config_file_errors_name_the_file),
-		cmocka_unit_test(test_config_file_problems_name_the_file_and_line),
-		cmocka_unit_test(test_config_file_with_a_nul_byte_is_refused),
-		cmocka_unit_test(test_a_directory_or_missing_file_is_line_0),
-		cmocka_unit_test(test_comments_blank_lines_and_crlf_are_accepted),
-		cmocka_unit_test(test_command_line_lists_replace_the_files_lists),
-		cmocka_unit_test(test_conflicting_options_are_refused),
-		cmocka_unit_test(test_console_options),
-		cmocka_unit_test(test_version_and_check_config),
-		cmocka_unit_test(test_actions_resolve_per_reason_over_the_mode),
+	    cmocka_unit_test(test_defaults_are_enforce_inline_port_25),
+	    cmocka_unit_test(test_options_are_applied),
+	    cmocka_unit_test(test_each_bad_option_gets_one_clear_message),
+	    cmocka_unit_test(test_config_file_sets_keys_and_the_command_line_overrides),
+	    cmocka_unit_test(test_config_file_errors_name_the_file),
+	    cmocka_unit_test(test_config_file_problems_name_the_file_and_line),
+	    cmocka_unit_test(test_config_file_with_a_nul_byte_is_refused),
+	    cmocka_unit_test(test_a_directory_or_missing_file_is_line_0),
+	    cmocka_unit_test(test_comments_blank_lines_and_crlf_are_accepted),
+	    cmocka_unit_test(test_command_line_lists_replace_the_files_lists),
+	    cmocka_unit_test(test_conflicting_options_are_refused),
+	    cmocka_unit_test(test_console_options),
+	    cmocka_unit_test(test_version_and_check_config),
+	    cmocka_unit_test(test_actions_resolve_per_reason_over_the_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,8 @@ static void test_windows_scale_and_server_clock_continues(void **state)
 	conn_note(&c, &ack, false, 60);
 	assert_int_equal(c.server_wnd, 100u << 7);
 	assert_int_equal(c.server_wnd_raw, 100);
-	assert_int_equal(conn_server_tsval(&c, 70), 9000 + 20); /* 1 kHz since the SYN-ACK at 50 ms */
+	assert_int_equal(conn_server_tsval(&c, 70),
+	                 9000 + 20); /* 1 kHz since the SYN-ACK at 50 ms */
 	assert_int_equal(c.client_mss, 1460);
 }
 
@@ -93,11 +94,11 @@ static const struct rst_case {
 	int32_t offset; /* the RST's sequence number, relative to the expected one */
 	enum conn_rst want;
 } rst_cases[] = {
-	{"exact sequence number: accepted", true, true, 0, CONN_RST_ACCEPT},
-	{"in the window: challenge ACK", true, true, 100, CONN_RST_CHALLENGE},
-	{"just before the expected byte: ignored", true, true, -1, CONN_RST_IGNORE},
-	{"beyond the window: ignored", false, true, 70000 << 7, CONN_RST_IGNORE},
-	{"server exact: accepted", false, true, 0, CONN_RST_ACCEPT},
+    {"exact sequence number: accepted", true, true, 0, CONN_RST_ACCEPT},
+    {"in the window: challenge ACK", true, true, 100, CONN_RST_CHALLENGE},
+    {"just before the expected byte: ignored", true, true, -1, CONN_RST_IGNORE},
+    {"beyond the window: ignored", false, true, 70000 << 7, CONN_RST_IGNORE},
+    {"server exact: accepted", false, true, 0, CONN_RST_ACCEPT},
 };
 
 static void test_rst_acceptance_follows_rfc5961(void **state)
@@ -151,12 +152,12 @@ static void test_fin_flags(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scaling_needs_both_syns),
-		cmocka_unit_test(test_windows_scale_and_server_clock_continues),
-		cmocka_unit_test(test_synack_must_acknowledge_the_syn),
-		cmocka_unit_test(test_rst_acceptance_follows_rfc5961),
-		cmocka_unit_test(test_rst_before_handshake),
-		cmocka_unit_test(test_fin_flags),
+	    cmocka_unit_test(test_scaling_needs_both_syns),
+	    cmocka_unit_test(test_windows_scale_and_server_clock_continues),
+	    cmocka_unit_test(test_synack_must_acknowledge_the_syn),
+	    cmocka_unit_test(test_rst_acceptance_follows_rfc5961),
+	    cmocka_unit_test(test_rst_before_handshake),
+	    cmocka_unit_test(test_fin_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

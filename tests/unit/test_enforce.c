@@ -36,7 +36,7 @@ static uint32_t fx_take_over(struct fx *fx)
 	fx_open(fx, "localhost");
 	uint32_t cut = fx->cseq;
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_DROP,
-			   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
+	                   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
 	return cut;
 }
 
@@ -70,7 +70,7 @@ static void test_good_helo_is_never_taken_over(void **state)
 
 	fx_open(fx, "mail.example.org");
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_FORWARD,
-			   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
+	                   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 0);
 	assert_false(fx->s.flags & SESSION_F_TAKEOVER);
 	assert_int_equal(fx->counters.judged, 1);
@@ -84,7 +84,7 @@ static void test_detect_mode_writes_event_and_forwards(void **state)
 	fx->env.policy = fx->detect_policy;
 	fx_open(fx, "localhost");
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_FORWARD,
-			   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
+	                   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
 	const struct event *e = event_ring_peek(fx->env.events);
 	assert_non_null(e);
 	assert_int_equal(e->action, EVENT_ACTION_DETECTED);
@@ -106,10 +106,10 @@ static void test_pipelined_rcpt_is_cut_and_waits_for_owed_reply(void **state)
 	/* The server answers RSET and acknowledges up to the cut: quiet now. */
 	fx->cseq = start + 6;
 	assert_disposition(server_says(fx, "250 2.0.0 Ok\r\n"), DISPOSE_FORWARD, CAUSE_INSPECTED,
-			   DISPOSE_FLOW_KEEP);
+	                   DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 0); /* the client has not acknowledged that reply yet */
 	assert_disposition(client_acks(fx), DISPOSE_FORWARD, CAUSE_TAKEOVER_BEFORE_CUT,
-			   DISPOSE_FLOW_KEEP);
+	                   DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 2);
 	assert_server_rst(fx, 0, start + 6);
 	assert_client_seg(fx, 1, REPLY_550, TCP_FLAG_ACK | TCP_FLAG_PSH);
@@ -126,15 +126,14 @@ static const struct waiting_case {
 	enum packet_cause cause;
 	uint32_t keep;
 } waiting_cases[] = {
-	{"a pure ACK goes on", 0, 0, false, DISPOSE_FORWARD, CAUSE_TAKEOVER_BEFORE_CUT, 0},
-	{"a retransmission before the cut goes on", -6, 6, false, DISPOSE_FORWARD,
-	 CAUSE_TAKEOVER_BEFORE_CUT, 0},
-	{"a segment across the cut is cut at it", -4, 10, false, DISPOSE_FORWARD_CUT,
-	 CAUSE_TAKEOVER_CUT, 4},
-	{"a segment at the cut is dropped", 0, 10, false, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, 0},
-	{"a segment after the cut is dropped", 12, 4, false, DISPOSE_DROP,
-	 CAUSE_TAKEOVER_AFTER_CUT, 0},
-	{"a FIN at the cut is dropped", 0, 0, true, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, 0},
+    {"a pure ACK goes on", 0, 0, false, DISPOSE_FORWARD, CAUSE_TAKEOVER_BEFORE_CUT, 0},
+    {"a retransmission before the cut goes on", -6, 6, false, DISPOSE_FORWARD,
+     CAUSE_TAKEOVER_BEFORE_CUT, 0},
+    {"a segment across the cut is cut at it", -4, 10, false, DISPOSE_FORWARD_CUT,
+     CAUSE_TAKEOVER_CUT, 4},
+    {"a segment at the cut is dropped", 0, 10, false, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, 0},
+    {"a segment after the cut is dropped", 12, 4, false, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, 0},
+    {"a FIN at the cut is dropped", 0, 0, true, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, 0},
 };
 
 static void test_waiting_client_segments_never_cross_the_cut(void **state)
@@ -150,12 +149,14 @@ static void test_waiting_client_segments_never_cross_the_cut(void **state)
 		assert_int_equal(fx->d.pkt, DISPOSE_FORWARD_CUT);
 		uint8_t flags = TCP_FLAG_ACK | (c->fin ? TCP_FLAG_FIN : 0);
 		/* The server has not acknowledged beyond the cut: still waiting. */
-		struct disposition d = run(fx, true, seg_at(fx, true, flags, cut + (uint32_t)c->from,
-							    fx->sseq, bytes, c->len));
+		struct disposition d =
+		    run(fx, true,
+		        seg_at(fx, true, flags, cut + (uint32_t)c->from, fx->sseq, bytes, c->len));
 		if (d.pkt != c->want || d.cause != c->cause || d.keep != c->keep)
 			fail_msg("%s: disposition %u %s keep %u", c->name, d.pkt,
-				 packet_cause_name((enum packet_cause)d.cause), d.keep);
-		assert_int_equal(fx->out.n_seg, 0); /* nothing is sent before the session is quiet */
+			         packet_cause_name((enum packet_cause)d.cause), d.keep);
+		assert_int_equal(fx->out.n_seg,
+		                 0); /* nothing is sent before the session is quiet */
 		fx_release(fx);
 	}
 }
@@ -170,18 +171,20 @@ static void test_split_rcpt_is_cut_at_the_completing_segment(void **state)
 
 	for (uint32_t k = 1; k < len; k++) {
 		fx_open(fx, "localhost");
-		const struct pkt_info *pi = seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq, line, k);
+		const struct pkt_info *pi =
+		    seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq, line, k);
 		assert_disposition(run(fx, true, pi), DISPOSE_FORWARD, CAUSE_INSPECTED,
-				   DISPOSE_FLOW_KEEP);
+		                   DISPOSE_FLOW_KEEP);
 		fx->cseq += k;
 		/* The server acknowledges the head (it holds an unfinished line). */
 		run(fx, false, seg_at(fx, false, TCP_FLAG_ACK, fx->sseq, fx->cseq, NULL, 0));
 		uint32_t tail_seq = fx->cseq;
 		pi = seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, tail_seq, fx->sseq, line + k,
-			    len - k);
+		            len - k);
 		struct disposition d = run(fx, true, pi);
 		if (d.pkt != DISPOSE_DROP || fx->out.n_seg != 2)
-			fail_msg("split at %u: disposition %u, %u segments", k, d.pkt, fx->out.n_seg);
+			fail_msg("split at %u: disposition %u, %u segments", k, d.pkt,
+			         fx->out.n_seg);
 		assert_server_rst(fx, 0, tail_seq);
 		assert_client_seg(fx, 1, REPLY_550, TCP_FLAG_ACK | TCP_FLAG_PSH);
 		assert_int_equal(fx->out.seg[1].ack, tail_seq + len - k);
@@ -203,7 +206,8 @@ static void test_rcpt_completed_by_out_of_order_bytes_is_taken_over(void **state
 	assert_int_equal(fx->d.pkt, DISPOSE_FORWARD);
 	assert_int_equal(fx->out.n_seg, 0);
 	uint32_t gap = fx->cseq;
-	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, gap, fx->sseq, line, 5));
+	struct disposition d =
+	    run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, gap, fx->sseq, line, 5));
 	assert_disposition(d, DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 2);
 	assert_server_rst(fx, 0, gap);
@@ -243,13 +247,13 @@ static void test_conflicting_copy_is_dropped_and_takeover_goes_on(void **state)
 	uint32_t noop = fx->cseq;
 	client_says(fx, "NOOP\r\n");
 	/* Before the server acknowledges it, another copy with other bytes. */
-	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, noop,
-						    fx->sseq, "RCPT\r\n", 6));
+	struct disposition d = run(
+	    fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, noop, fx->sseq, "RCPT\r\n", 6));
 	assert_disposition(d, DISPOSE_DROP, CAUSE_STREAM_CONFLICT, DISPOSE_FLOW_KEEP);
 	server_says(fx, "250 2.0.0 Ok\r\n");
 	client_acks(fx);
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_DROP,
-			   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
+	                   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 2);
 	assert_int_equal(fx->counters.takeovers, 1);
 	fx_release(fx);
@@ -265,7 +269,7 @@ static void test_no_block_means_let_through_and_counted(void **state)
 	while ((taken[n] = block_pool_get(fx->env.pool)) != BLOCK_POOL_NONE)
 		n++;
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_FORWARD,
-			   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
+	                   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->counters.takeover_no_memory, 1);
 	while (n > 0)
 		block_pool_put(fx->env.pool, taken[--n]);
@@ -280,10 +284,10 @@ static void test_wait_without_quiet_lets_through_with_event(void **state)
 	client_says(fx, "RSET\r\nRCPT TO:<bob@example.net>\r\n"); /* RSET's reply never comes */
 	fx->now += 1000;
 	assert_int_equal(enforce_timer(&fx->env, &fx->s, &fx->key, fx->now, &fx->out),
-			 DISPOSE_FLOW_KEEP);
+	                 DISPOSE_FLOW_KEEP);
 	fx->now += 1000;
 	assert_int_equal(enforce_timer(&fx->env, &fx->s, &fx->key, fx->now, &fx->out),
-			 DISPOSE_FLOW_PASS);
+	                 DISPOSE_FLOW_PASS);
 	assert_int_equal(fx->counters.takeover_not_quiet, 1);
 	const struct event *e = event_ring_peek(fx->env.events);
 	assert_non_null(e);
@@ -297,8 +301,8 @@ static void test_rst_while_waiting_frees_and_goes_on(void **state)
 
 	fx_open(fx, "localhost");
 	client_says(fx, "RSET\r\nRCPT TO:<bob@example.net>\r\n");
-	struct disposition d = run(fx, false, seg_at(fx, false, TCP_FLAG_RST | TCP_FLAG_ACK,
-						     fx->sseq, fx->cseq, NULL, 0));
+	struct disposition d = run(
+	    fx, false, seg_at(fx, false, TCP_FLAG_RST | TCP_FLAG_ACK, fx->sseq, fx->cseq, NULL, 0));
 	assert_disposition(d, DISPOSE_FORWARD, CAUSE_RST_ACCEPTED, DISPOSE_FLOW_FREE);
 	fx_release(fx);
 }
@@ -312,9 +316,10 @@ static void test_challenge_ack_gets_the_rst_again_a_bounded_number_of_times(void
 	fx_take_over(fx);
 	unsigned rsts = 0;
 	for (int i = 0; i < 8; i++) {
-		uint32_t expected = fx->cseq - 3 + (uint32_t)i; /* what the server says it expects */
-		struct disposition d = run(fx, false, seg_at(fx, false, TCP_FLAG_ACK, fx->sseq,
-							     expected, NULL, 0));
+		uint32_t expected =
+		    fx->cseq - 3 + (uint32_t)i; /* what the server says it expects */
+		struct disposition d =
+		    run(fx, false, seg_at(fx, false, TCP_FLAG_ACK, fx->sseq, expected, NULL, 0));
 		assert_disposition(d, DISPOSE_DROP, CAUSE_TAKEOVER_SERVER, DISPOSE_FLOW_KEEP);
 		if (fx->out.n_seg == 1) {
 			assert_server_rst(fx, 0, expected);
@@ -331,11 +336,11 @@ static void test_every_reply_in_order(void **state)
 	static const struct {
 		const char *command, *reply;
 	} dialogue[] = {
-		{"RCPT TO:<carol@example.net>\r\n",
-		 "550 5.7.1 carol@example.net... Access denied - bogus HELO\r\n"},
-		{"RSET\r\n", "250 2.0.0 Ok\r\n"},
-		{"NOOP\r\n", "250 2.0.0 Ok\r\n"},
-		{"MAIL FROM:<x@example.org>\r\n", "250 2.1.0 x@example.org... Sender ok\r\n"},
+	    {"RCPT TO:<carol@example.net>\r\n",
+	     "550 5.7.1 carol@example.net... Access denied - bogus HELO\r\n"},
+	    {"RSET\r\n", "250 2.0.0 Ok\r\n"},
+	    {"NOOP\r\n", "250 2.0.0 Ok\r\n"},
+	    {"MAIL FROM:<x@example.org>\r\n", "250 2.1.0 x@example.org... Sender ok\r\n"},
 	};
 
 	fx_take_over(fx);
@@ -344,9 +349,9 @@ static void test_every_reply_in_order(void **state)
 		/* The client acknowledges our last reply and sends the next command. */
 		const char *cmd = dialogue[i].command;
 		const struct pkt_info *pi = seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq,
-						   our, cmd, (uint32_t)strlen(cmd));
+		                                   our, cmd, (uint32_t)strlen(cmd));
 		assert_disposition(run(fx, true, pi), DISPOSE_ANSWERED, CAUSE_TAKEOVER_ANSWERED,
-				   DISPOSE_FLOW_KEEP);
+		                   DISPOSE_FLOW_KEEP);
 		fx->cseq += (uint32_t)strlen(cmd);
 		assert_int_equal(fx->out.n_seg, 1);
 		assert_client_seg(fx, 0, dialogue[i].reply, TCP_FLAG_ACK | TCP_FLAG_PSH);
@@ -365,7 +370,7 @@ static void test_quit_gets_221_fin_and_the_session_ends_on_the_last_ack(void **s
 	fx_take_over(fx);
 	uint32_t our = fx->sseq + (uint32_t)strlen(REPLY_550);
 	const struct pkt_info *pi =
-		seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, our, "QUIT\r\n", 6);
+	    seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, our, "QUIT\r\n", 6);
 	run(fx, true, pi);
 	fx->cseq += 6;
 	assert_int_equal(fx->out.n_seg, 1);
@@ -374,7 +379,7 @@ static void test_quit_gets_221_fin_and_the_session_ends_on_the_last_ack(void **s
 	/* The client acknowledges our FIN and closes its side. */
 	pi = seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_FIN, fx->cseq, our + 1, NULL, 0);
 	assert_disposition(run(fx, true, pi), DISPOSE_ANSWERED, CAUSE_TAKEOVER_ANSWERED,
-			   DISPOSE_FLOW_FREE);
+	                   DISPOSE_FLOW_FREE);
 	assert_int_equal(fx->out.n_seg, 1); /* its FIN is acknowledged */
 	assert_int_equal(fx->out.seg[0].flags, TCP_FLAG_ACK);
 	assert_int_equal(fx->out.seg[0].ack, fx->cseq + 1);
@@ -406,8 +411,9 @@ static void test_repeated_rcpt_gets_the_same_answer_not_a_second_one(void **stat
 
 	/* The client did not see our 550 and sends the RCPT again. */
 	const char *line = "RCPT TO:<bob@example.net>\r\n";
-	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, cut, fx->sseq, line,
-			     (uint32_t)strlen(line)));
+	run(fx, true,
+	    seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, cut, fx->sseq, line,
+	           (uint32_t)strlen(line)));
 	assert_int_equal(fx->d.pkt, DISPOSE_ANSWERED);
 	assert_int_equal(fx->out.n_seg, 1);
 	assert_client_seg(fx, 0, REPLY_550, TCP_FLAG_ACK | TCP_FLAG_PSH);
@@ -422,8 +428,8 @@ static void test_out_of_order_client_bytes_get_a_duplicate_ack(void **state)
 	struct fx *fx = *state;
 
 	fx_take_over(fx);
-	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq + 10, fx->sseq,
-			     "NOOP\r\n", 6));
+	run(fx, true,
+	    seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq + 10, fx->sseq, "NOOP\r\n", 6));
 	assert_int_equal(fx->d.pkt, DISPOSE_ANSWERED);
 	assert_int_equal(fx->counters.takeover_unread, 1);
 	assert_true(fx->out.n_seg >= 1);
@@ -444,7 +450,7 @@ static void test_unacknowledged_reply_is_retransmitted_with_back_off_then_reset(
 		fx->now = deadline;
 		fx->out.n_seg = 0;
 		assert_int_equal(enforce_timer(&fx->env, &fx->s, &fx->key, fx->now, &fx->out),
-				 DISPOSE_FLOW_KEEP);
+		                 DISPOSE_FLOW_KEEP);
 		assert_int_equal(fx->out.n_seg, 1);
 		assert_client_seg(fx, 0, REPLY_550, TCP_FLAG_ACK | TCP_FLAG_PSH);
 		rto *= 2;
@@ -454,7 +460,7 @@ static void test_unacknowledged_reply_is_retransmitted_with_back_off_then_reset(
 	fx->now = deadline;
 	fx->out.n_seg = 0;
 	assert_int_equal(enforce_timer(&fx->env, &fx->s, &fx->key, fx->now, &fx->out),
-			 DISPOSE_FLOW_FREE);
+	                 DISPOSE_FLOW_FREE);
 	assert_int_equal(fx->out.n_seg, 1);
 	assert_int_equal(fx->out.seg[0].flags, TCP_FLAG_RST | TCP_FLAG_ACK);
 	assert_int_equal(fx->counters.takeover_client_reset, 1);
@@ -473,7 +479,7 @@ static void test_lifetime_ends_with_421_and_fin(void **state)
 	fx->now += fx->env.params.takeover_session_ms;
 	fx->out.n_seg = 0;
 	assert_int_equal(enforce_timer(&fx->env, &fx->s, &fx->key, fx->now, &fx->out),
-			 DISPOSE_FLOW_KEEP);
+	                 DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 1);
 	assert_memory_equal(fx->out.seg[0].payload, "421 ", 4);
 	assert_true(fx->out.seg[0].flags & TCP_FLAG_FIN);
@@ -510,28 +516,28 @@ static void test_starttls_is_refused_with_event(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quiet_rcpt_resets_server_and_answers_550),
-		cmocka_unit_test(test_good_helo_is_never_taken_over),
-		cmocka_unit_test(test_detect_mode_writes_event_and_forwards),
-		cmocka_unit_test(test_pipelined_rcpt_is_cut_and_waits_for_owed_reply),
-		cmocka_unit_test(test_waiting_client_segments_never_cross_the_cut),
-		cmocka_unit_test(test_split_rcpt_is_cut_at_the_completing_segment),
-		cmocka_unit_test(test_rcpt_completed_by_out_of_order_bytes_is_taken_over),
-		cmocka_unit_test(test_pipelined_commands_behind_the_rcpt_are_answered_at_once),
-		cmocka_unit_test(test_conflicting_copy_is_dropped_and_takeover_goes_on),
-		cmocka_unit_test(test_no_block_means_let_through_and_counted),
-		cmocka_unit_test(test_wait_without_quiet_lets_through_with_event),
-		cmocka_unit_test(test_rst_while_waiting_frees_and_goes_on),
-		cmocka_unit_test(test_challenge_ack_gets_the_rst_again_a_bounded_number_of_times),
-		cmocka_unit_test(test_every_reply_in_order),
-		cmocka_unit_test(test_quit_gets_221_fin_and_the_session_ends_on_the_last_ack),
-		cmocka_unit_test(test_data_gets_554_and_the_session_stays_open),
-		cmocka_unit_test(test_repeated_rcpt_gets_the_same_answer_not_a_second_one),
-		cmocka_unit_test(test_out_of_order_client_bytes_get_a_duplicate_ack),
-		cmocka_unit_test(test_unacknowledged_reply_is_retransmitted_with_back_off_then_reset),
-		cmocka_unit_test(test_lifetime_ends_with_421_and_fin),
-		cmocka_unit_test(test_client_rst_ends_the_takeover),
-		cmocka_unit_test(test_starttls_is_refused_with_event),
+	    cmocka_unit_test(test_quiet_rcpt_resets_server_and_answers_550),
+	    cmocka_unit_test(test_good_helo_is_never_taken_over),
+	    cmocka_unit_test(test_detect_mode_writes_event_and_forwards),
+	    cmocka_unit_test(test_pipelined_rcpt_is_cut_and_waits_for_owed_reply),
+	    cmocka_unit_test(test_waiting_client_segments_never_cross_the_cut),
+	    cmocka_unit_test(test_split_rcpt_is_cut_at_the_completing_segment),
+	    cmocka_unit_test(test_rcpt_completed_by_out_of_order_bytes_is_taken_over),
+	    cmocka_unit_test(test_pipelined_commands_behind_the_rcpt_are_answered_at_once),
+	    cmocka_unit_test(test_conflicting_copy_is_dropped_and_takeover_goes_on),
+	    cmocka_unit_test(test_no_block_means_let_through_and_counted),
+	    cmocka_unit_test(test_wait_without_quiet_lets_through_with_event),
+	    cmocka_unit_test(test_rst_while_waiting_frees_and_goes_on),
+	    cmocka_unit_test(test_challenge_ack_gets_the_rst_again_a_bounded_number_of_times),
+	    cmocka_unit_test(test_every_reply_in_order),
+	    cmocka_unit_test(test_quit_gets_221_fin_and_the_session_ends_on_the_last_ack),
+	    cmocka_unit_test(test_data_gets_554_and_the_session_stays_open),
+	    cmocka_unit_test(test_repeated_rcpt_gets_the_same_answer_not_a_second_one),
+	    cmocka_unit_test(test_out_of_order_client_bytes_get_a_duplicate_ack),
+	    cmocka_unit_test(test_unacknowledged_reply_is_retransmitted_with_back_off_then_reset),
+	    cmocka_unit_test(test_lifetime_ends_with_421_and_fin),
+	    cmocka_unit_test(test_client_rst_ends_the_takeover),
+	    cmocka_unit_test(test_starttls_is_refused_with_event),
 	};
 
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);

@@ -42,17 +42,17 @@ static void test_json_has_every_key_in_order(void **state)
 
 	assert_int_equal(n, strlen(buf));
 	snprintf(want, sizeof(want),
-		 "{\"timestamp\":\"2026-11-23T00:00:00.123456+0000\",\"flow_id\":%llu,"
-		 "\"event_type\":\"smtp_helo\",\"src_ip\":\"198.19.0.10\",\"src_port\":40000,"
-		 "\"dest_ip\":\"198.18.1.25\",\"dest_port\":25,\"proto\":\"TCP\","
-		 "\"smtp\":{\"helo\":\"localhost\",\"rcpt_to\":[\"bob@example.com\"]},"
-		 "\"verdict\":{\"reason\":\"localhost\",\"action\":\"detected\","
-		 "\"command\":\"RCPT\"},"
-		 "\"ts\":\"2026-11-23T00:00:00.123456Z\",\"worker\":1,"
-		 "\"client\":\"198.19.0.10:40000\",\"server\":\"198.18.1.25:25\","
-		 "\"command\":\"RCPT\",\"helo\":\"localhost\",\"reason\":\"localhost\","
-		 "\"rcpt\":\"bob@example.com\",\"action\":\"detected\"}\n",
-		 (unsigned long long)event_flow_id(&e));
+	         "{\"timestamp\":\"2026-11-23T00:00:00.123456+0000\",\"flow_id\":%llu,"
+	         "\"event_type\":\"smtp_helo\",\"src_ip\":\"198.19.0.10\",\"src_port\":40000,"
+	         "\"dest_ip\":\"198.18.1.25\",\"dest_port\":25,\"proto\":\"TCP\","
+	         "\"smtp\":{\"helo\":\"localhost\",\"rcpt_to\":[\"bob@example.com\"]},"
+	         "\"verdict\":{\"reason\":\"localhost\",\"action\":\"detected\","
+	         "\"command\":\"RCPT\"},"
+	         "\"ts\":\"2026-11-23T00:00:00.123456Z\",\"worker\":1,"
+	         "\"client\":\"198.19.0.10:40000\",\"server\":\"198.18.1.25:25\","
+	         "\"command\":\"RCPT\",\"helo\":\"localhost\",\"reason\":\"localhost\","
+	         "\"rcpt\":\"bob@example.com\",\"action\":\"detected\"}\n",
+	         (unsigned long long)event_flow_id(&e));
 	assert_string_equal(buf, want);
 }
 
@@ -74,8 +74,8 @@ static void test_eve_fields_vlan_verb_host_and_reply(void **state)
 	assert_non_null(strstr(buf, ",\"proto\":\"TCP\",\"vlan\":[100,7],\"host\":\"edge-1\","));
 	assert_non_null(strstr(buf, "\"smtp\":{\"helo\":\"localhost\",\"helo_verb\":\"EHLO\","));
 	assert_non_null(strstr(buf, "\"verdict\":{\"reason\":\"localhost\",\"action\":\"rejected\","
-				    "\"command\":\"RCPT\",\"reply\":\"550 5.7.1 bob@example.com... "
-				    "Access denied - bogus HELO\"}"));
+	                            "\"command\":\"RCPT\",\"reply\":\"550 5.7.1 bob@example.com... "
+	                            "Access denied - bogus HELO\"}"));
 	/* detect mode: nothing was sent, so no reply */
 	e.action = EVENT_ACTION_DETECTED;
 	event_format_json(&e, &fmt, buf, sizeof(buf));
@@ -201,15 +201,15 @@ static void test_reserved_but_uncommitted_event_is_invisible(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_has_every_key_in_order),
-		cmocka_unit_test(test_eve_fields_vlan_verb_host_and_reply),
-		cmocka_unit_test(test_flow_id_is_per_session),
-		cmocka_unit_test(test_json_escapes_quotes_backslashes_nul_and_8bit),
-		cmocka_unit_test(test_json_ipv6_endpoints_are_bracketed),
-		cmocka_unit_test(test_long_helo_is_cut_and_flagged),
-		cmocka_unit_test(test_worst_case_line_fits_event_json_max),
-		cmocka_unit_test(test_ring_is_fifo_and_counts_drops_when_full),
-		cmocka_unit_test(test_reserved_but_uncommitted_event_is_invisible),
+	    cmocka_unit_test(test_json_has_every_key_in_order),
+	    cmocka_unit_test(test_eve_fields_vlan_verb_host_and_reply),
+	    cmocka_unit_test(test_flow_id_is_per_session),
+	    cmocka_unit_test(test_json_escapes_quotes_backslashes_nul_and_8bit),
+	    cmocka_unit_test(test_json_ipv6_endpoints_are_bracketed),
+	    cmocka_unit_test(test_long_helo_is_cut_and_flagged),
+	    cmocka_unit_test(test_worst_case_line_fits_event_json_max),
+	    cmocka_unit_test(test_ring_is_fifo_and_counts_drops_when_full),
+	    cmocka_unit_test(test_reserved_but_uncommitted_event_is_invisible),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

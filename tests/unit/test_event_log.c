@@ -178,13 +178,13 @@ int main(void)
 {
 #define WITH_DIR(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		WITH_DIR(test_an_existing_file_is_appended_to_never_truncated),
-		WITH_DIR(test_a_new_file_is_created_private_to_the_group),
-		WITH_DIR(test_reopen_follows_a_moved_file),
-		WITH_DIR(test_a_failed_reopen_keeps_the_old_file),
-		cmocka_unit_test(test_every_line_lost_to_a_full_device_is_counted),
-		WITH_DIR(test_a_full_buffer_is_written_before_the_next_line),
-		WITH_DIR(test_an_unwritable_path_is_one_line_naming_it),
+	    WITH_DIR(test_an_existing_file_is_appended_to_never_truncated),
+	    WITH_DIR(test_a_new_file_is_created_private_to_the_group),
+	    WITH_DIR(test_reopen_follows_a_moved_file),
+	    WITH_DIR(test_a_failed_reopen_keeps_the_old_file),
+	    cmocka_unit_test(test_every_line_lost_to_a_full_device_is_counted),
+	    WITH_DIR(test_a_full_buffer_is_written_before_the_next_line),
+	    WITH_DIR(test_an_unwritable_path_is_one_line_naming_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

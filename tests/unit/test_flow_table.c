@@ -449,7 +449,7 @@ static void test_one_million_flows_fit_in_the_default_table(void **state)
 	assert_true(flow_table_memory_bytes(t) / n <= 340);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 	print_message("      1M flows created and filled in %.2f s, %.1f bytes per flow\n", s,
-		      (double)flow_table_memory_bytes(t) / n);
+	              (double)flow_table_memory_bytes(t) / n);
 	flow_table_free(t);
 }
 
@@ -877,34 +877,34 @@ static void test_timers_match_a_model_under_random_updates(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inserted_flow_is_found_and_removed_flow_is_not),
-		cmocka_unit_test(test_every_key_byte_matters),
-		cmocka_unit_test(test_ipv4_and_ipv6_keys_with_the_same_bytes_are_distinct),
-		cmocka_unit_test(test_ipv6_keys_are_distinct_by_every_address_byte),
-		cmocka_unit_test(test_exactly_capacity_flows_fit_then_inserts_fail_open),
-		cmocka_unit_test(test_colliding_hashes_probe_past_full_buckets),
-		cmocka_unit_test(test_removed_slot_is_reused_and_double_remove_does_nothing),
-		cmocka_unit_test(test_insert_remove_cycles_do_not_leak_slots),
-		cmocka_unit_test(test_record_is_zeroed_on_insert),
-		cmocka_unit_test(test_records_are_aligned_and_independent),
-		cmocka_unit_test(test_bulk_lookup_equals_single_lookups),
-		cmocka_unit_test(test_create_rejects_sizes_out_of_range),
-		cmocka_unit_test(test_hash_spreads_sequential_keys_evenly),
-		cmocka_unit_test(test_one_million_flows_fit_in_the_default_table),
-		cmocka_unit_test(test_flow_without_deadline_never_expires),
-		cmocka_unit_test(test_flows_expire_at_their_deadline_not_before),
-		cmocka_unit_test(test_expiry_is_never_early_and_at_most_one_tick_late),
-		cmocka_unit_test(test_flows_expire_in_deadline_order_with_their_records),
-		cmocka_unit_test(test_later_deadline_postpones_lazily),
-		cmocka_unit_test(test_deadline_postponed_by_a_few_ms_is_not_expired_early),
-		cmocka_unit_test(test_earlier_deadline_is_honoured),
-		cmocka_unit_test(test_deadline_beyond_the_wheel_horizon_is_kept),
-		cmocka_unit_test(test_removed_flow_never_expires),
-		cmocka_unit_test(test_expire_callback_can_keep_a_flow_with_a_new_deadline),
-		cmocka_unit_test(test_flow_kept_without_a_new_deadline_is_due_again_next_tick),
-		cmocka_unit_test(test_callback_may_remove_other_due_flows),
-		cmocka_unit_test(test_clock_jump_expires_everything_with_bounded_work_per_call),
-		cmocka_unit_test(test_timers_match_a_model_under_random_updates),
+	    cmocka_unit_test(test_inserted_flow_is_found_and_removed_flow_is_not),
+	    cmocka_unit_test(test_every_key_byte_matters),
+	    cmocka_unit_test(test_ipv4_and_ipv6_keys_with_the_same_bytes_are_distinct),
+	    cmocka_unit_test(test_ipv6_keys_are_distinct_by_every_address_byte),
+	    cmocka_unit_test(test_exactly_capacity_flows_fit_then_inserts_fail_open),
+	    cmocka_unit_test(test_colliding_hashes_probe_past_full_buckets),
+	    cmocka_unit_test(test_removed_slot_is_reused_and_double_remove_does_nothing),
+	    cmocka_unit_test(test_insert_remove_cycles_do_not_leak_slots),
+	    cmocka_unit_test(test_record_is_zeroed_on_insert),
+	    cmocka_unit_test(test_records_are_aligned_and_independent),
+	    cmocka_unit_test(test_bulk_lookup_equals_single_lookups),
+	    cmocka_unit_test(test_create_rejects_sizes_out_of_range),
+	    cmocka_unit_test(test_hash_spreads_sequential_keys_evenly),
+	    cmocka_unit_test(test_one_million_flows_fit_in_the_default_table),
+	    cmocka_unit_test(test_flow_without_deadline_never_expires),
+	    cmocka_unit_test(test_flows_expire_at_their_deadline_not_before),
+	    cmocka_unit_test(test_expiry_is_never_early_and_at_most_one_tick_late),
+	    cmocka_unit_test(test_flows_expire_in_deadline_order_with_their_records),
+	    cmocka_unit_test(test_later_deadline_postpones_lazily),
+	    cmocka_unit_test(test_deadline_postponed_by_a_few_ms_is_not_expired_early),
+	    cmocka_unit_test(test_earlier_deadline_is_honoured),
+	    cmocka_unit_test(test_deadline_beyond_the_wheel_horizon_is_kept),
+	    cmocka_unit_test(test_removed_flow_never_expires),
+	    cmocka_unit_test(test_expire_callback_can_keep_a_flow_with_a_new_deadline),
+	    cmocka_unit_test(test_flow_kept_without_a_new_deadline_is_due_again_next_tick),
+	    cmocka_unit_test(test_callback_may_remove_other_due_flows),
+	    cmocka_unit_test(test_clock_jump_expires_everything_with_bounded_work_per_call),
+	    cmocka_unit_test(test_timers_match_a_model_under_random_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

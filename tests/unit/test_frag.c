@@ -74,8 +74,8 @@ static size_t ipv4_fragment(uint8_t *f, uint16_t fo, const uint8_t *data, size_t
 /* Ethernet + IPv6; exts: extension headers before the fragment header
  * (each 8 bytes, next-header values chained), then the fragment header
  * (fo: offset in bytes | M bit, upper: its next header), then data. */
-static size_t ipv6_fragment(uint8_t *f, const uint8_t *exts, int n_exts, uint16_t fo,
-			    uint8_t upper, const uint8_t *data, size_t data_len)
+static size_t ipv6_fragment(uint8_t *f, const uint8_t *exts, int n_exts, uint16_t fo, uint8_t upper,
+                            const uint8_t *data, size_t data_len)
 {
 	size_t l3 = eth(f, 0x86dd);
 	uint8_t *ip = f + l3;
@@ -125,8 +125,8 @@ static enum frag_verdict judge(const uint8_t *frame, size_t len, struct frag_inf
 
 static const struct ipv4_case {
 	const char *name;
-	uint16_t fo;       /* flags | offset in 8-byte units */
-	unsigned doff;     /* of the TCP header in the data (first fragments) */
+	uint16_t fo;   /* flags | offset in 8-byte units */
+	unsigned doff; /* of the TCP header in the data (first fragments) */
 	size_t data_len;
 	enum frag_verdict want;
 	uint32_t offset, len;
@@ -140,8 +140,8 @@ static const struct ipv4_case {
     {"a first fragment cutting the TCP options is tiny", 0x2000, 8, 24, FRAG_TINY, 0, 24},
     {"a fragment at offset 8 is tiny (RFC 1858)", 0x2000 | 1, 5, 16, FRAG_TINY, 8, 16},
     {"a last fragment at offset 8 is tiny too", 1, 5, 3, FRAG_TINY, 8, 3},
-    {"a non-last fragment not a multiple of 8 is malformed", 0x2000 | 4, 5, 12, FRAG_MALFORMED,
-     32, 12},
+    {"a non-last fragment not a multiple of 8 is malformed", 0x2000 | 4, 5, 12, FRAG_MALFORMED, 32,
+     12},
     {"a fragment without data is malformed", 0x2000 | 4, 5, 0, FRAG_MALFORMED, 32, 0},
     {"a datagram past 65535 bytes is malformed", 8189, 5, 16, FRAG_MALFORMED, 65512, 16},
     {"a datagram ending at 65535 bytes waits", 8187, 5, 19, FRAG_HOLD, 65496, 19},
@@ -159,8 +159,8 @@ static void test_ipv4_fragments_are_judged_like_rfc_1858_and_791(void **state)
 		size_t len = ipv4_fragment(frame, c->fo, data, c->data_len);
 		enum frag_verdict v = judge(frame, len, &fi);
 		if (v != c->want || fi.offset != c->offset || fi.len != c->len)
-			fail_msg("%s: %s offset %u len %u", c->name, frag_verdict_name(v), fi.offset,
-				 fi.len);
+			fail_msg("%s: %s offset %u len %u", c->name, frag_verdict_name(v),
+			         fi.offset, fi.len);
 		assert_int_equal(fi.ip_version, 4);
 		assert_int_equal(fi.l2_len, 14);
 		assert_int_equal(fi.l3_len, 20);
@@ -199,8 +199,8 @@ static const struct ipv6_case {
 	const char *name;
 	uint8_t exts[2]; /* extension headers before the fragment header */
 	int n_exts;
-	uint16_t fo;     /* offset in bytes | M */
-	uint8_t upper;   /* the fragment header's next header */
+	uint16_t fo;   /* offset in bytes | M */
+	uint8_t upper; /* the fragment header's next header */
 	unsigned doff;
 	size_t data_len;
 	enum frag_verdict want;
@@ -210,19 +210,36 @@ static const struct ipv6_case {
     {"a last fragment waits", {0}, 0, 40, 6, 5, 3, FRAG_HOLD},
     {"a UDP fragment is not ours", {0}, 0, 1, 17, 5, 24, FRAG_NOT_TCP},
     {"an ICMPv6 fragment behind hop-by-hop is not ours", {0}, 1, 1, 58, 5, 24, FRAG_NOT_TCP},
-    {"a TCP fragment behind hop-by-hop cannot be reassembled", {0}, 1, 1, 6, 5, 24,
+    {"a TCP fragment behind hop-by-hop cannot be reassembled",
+     {0},
+     1,
+     1,
+     6,
+     5,
+     24,
      FRAG_UNSUPPORTED},
-    {"a TCP fragment behind destination options neither", {60}, 1, 24, 6, 5, 16,
-     FRAG_UNSUPPORTED},
+    {"a TCP fragment behind destination options neither", {60}, 1, 24, 6, 5, 16, FRAG_UNSUPPORTED},
     {"a fragment in a fragment is refused", {0}, 0, 1, 44, 5, 24, FRAG_UNSUPPORTED},
     {"a first fragment shorter than the TCP header is tiny", {0}, 0, 1, 6, 5, 16, FRAG_TINY},
     {"a first fragment cutting the TCP options is tiny", {0}, 0, 1, 6, 10, 32, FRAG_TINY},
     {"a fragment at offset 8 is tiny", {0}, 0, 8 | 1, 6, 5, 16, FRAG_TINY},
-    {"a non-last fragment not a multiple of 8 is malformed", {0}, 0, 16 | 1, 6, 5, 20,
+    {"a non-last fragment not a multiple of 8 is malformed",
+     {0},
+     0,
+     16 | 1,
+     6,
+     5,
+     20,
      FRAG_MALFORMED},
     {"a fragment without data is malformed", {0}, 0, 16 | 1, 6, 5, 0, FRAG_MALFORMED},
     {"a datagram past 65535 bytes is malformed", {0}, 0, 65528 | 1, 6, 5, 16, FRAG_MALFORMED},
-    {"a fragment of a datagram behind destination options waits", {0}, 0, 16 | 1, 60, 5, 16,
+    {"a fragment of a datagram behind destination options waits",
+     {0},
+     0,
+     16 | 1,
+     60,
+     5,
+     16,
      FRAG_HOLD},
 };
 
@@ -235,16 +252,15 @@ static void test_ipv6_fragments_are_judged_like_rfc_8200(void **state)
 		struct frag_info fi;
 
 		tcp_bytes(data, c->doff, c->data_len);
-		size_t len = ipv6_fragment(frame, c->exts, c->n_exts, c->fo, c->upper, data,
-					   c->data_len);
+		size_t len =
+		    ipv6_fragment(frame, c->exts, c->n_exts, c->fo, c->upper, data, c->data_len);
 		enum frag_verdict v = judge(frame, len, &fi);
 		if (v != c->want)
 			fail_msg("%s: %s", c->name, frag_verdict_name(v));
-		if (v == FRAG_HOLD &&
-		    (fi.l3_len != 48 || fi.offset != (c->fo & 0xfff8u) || fi.len != c->data_len ||
-		     fi.more != (c->fo & 1)))
+		if (v == FRAG_HOLD && (fi.l3_len != 48 || fi.offset != (c->fo & 0xfff8u) ||
+		                       fi.len != c->data_len || fi.more != (c->fo & 1)))
 			fail_msg("%s: l3_len %u offset %u len %u more %d", c->name, fi.l3_len,
-				 fi.offset, fi.len, fi.more);
+			         fi.offset, fi.len, fi.more);
 	}
 }
 
@@ -287,7 +303,7 @@ static void test_verdict_names_are_distinct(void **state)
 	for (int a = 0; a < FRAG_VERDICT_COUNT; a++)
 		for (int b = a + 1; b < FRAG_VERDICT_COUNT; b++)
 			assert_string_not_equal(frag_verdict_name((enum frag_verdict)a),
-						frag_verdict_name((enum frag_verdict)b));
+			                        frag_verdict_name((enum frag_verdict)b));
 	assert_string_equal(frag_verdict_name(FRAG_VERDICT_COUNT), "unknown");
 }
 

@@ -24,7 +24,8 @@ static uint32_t client_frame(uint8_t *f, int version, bool vlan)
 	}
 	if (version == 4) {
 		f[n++] = 0x08, f[n++] = 0x00;
-		uint8_t ip[20] = {0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 19, 0, 10, 198, 18, 1, 25};
+		uint8_t ip[20] = {0x45, 0, 0,   40, 0, 1,  0x40, 0,  64, 6,
+		                  0,    0, 198, 19, 0, 10, 198,  18, 1,  25};
 		memcpy(f + n, ip, 20);
 		n += 20;
 	} else {
@@ -51,16 +52,16 @@ static void build_and_parse(int version, bool vlan, bool to_client, bool timesta
 	assert_true(inject_template_init(&t, in, &pi));
 	const char *reply = "550 5.7.1 bob@example.com... Access denied - bogus HELO\r\n";
 	struct inject_segment seg = {
-		.to_client = to_client,
-		.flags = TCP_FLAG_ACK | TCP_FLAG_PSH,
-		.seq = 0xfffffff0u,
-		.ack = 1234,
-		.window = 502,
-		.timestamps = timestamps,
-		.tsval = 777,
-		.tsecr = 888,
-		.payload = (const uint8_t *)reply,
-		.payload_len = (uint16_t)strlen(reply),
+	    .to_client = to_client,
+	    .flags = TCP_FLAG_ACK | TCP_FLAG_PSH,
+	    .seq = 0xfffffff0u,
+	    .ack = 1234,
+	    .window = 502,
+	    .timestamps = timestamps,
+	    .tsval = 777,
+	    .tsecr = 888,
+	    .payload = (const uint8_t *)reply,
+	    .payload_len = (uint16_t)strlen(reply),
 	};
 	uint32_t len = inject_build(&t, &seg, out, sizeof(out));
 	assert_true(len >= 60);
@@ -136,10 +137,10 @@ static void test_short_frame_is_padded_to_the_ethernet_minimum(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply_to_client_ipv4_parses_with_valid_checksums),
-		cmocka_unit_test(test_reply_to_client_ipv6_with_vlan_keeps_the_tag),
-		cmocka_unit_test(test_rst_to_server_keeps_the_client_packet_direction),
-		cmocka_unit_test(test_short_frame_is_padded_to_the_ethernet_minimum),
+	    cmocka_unit_test(test_reply_to_client_ipv4_parses_with_valid_checksums),
+	    cmocka_unit_test(test_reply_to_client_ipv6_with_vlan_keeps_the_tag),
+	    cmocka_unit_test(test_rst_to_server_keeps_the_client_packet_direction),
+	    cmocka_unit_test(test_short_frame_is_padded_to_the_ethernet_minimum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

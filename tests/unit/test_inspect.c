@@ -25,7 +25,7 @@
 static void assert_still_judged(struct fx *fx)
 {
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_DROP,
-			   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
+	                   CAUSE_TAKEOVER_AFTER_CUT, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->counters.takeovers, 1);
 }
 
@@ -36,13 +36,13 @@ static void test_data_without_ack_bit_is_dropped_and_never_parsed(void **state)
 	fx_open(fx, "mail.example.org"); /* a good session */
 	/* A third party inserts "EHLO localhost" without the ACK bit: the
 	 * server drops it (RFC 9293 3.10.7.4), so must helogate. */
-	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_PSH, fx->cseq, 0,
-						    "EHLO localhost\r\n", 16));
+	struct disposition d =
+	    run(fx, true, seg_at(fx, true, TCP_FLAG_PSH, fx->cseq, 0, "EHLO localhost\r\n", 16));
 	assert_disposition(d, DISPOSE_DROP, CAUSE_NO_ACK, DISPOSE_FLOW_KEEP);
 	/* The real client's bytes at that sequence number are accepted, and
 	 * the good session is not judged bogus. */
 	assert_disposition(client_says(fx, "RCPT TO:<bob@example.net>\r\n"), DISPOSE_FORWARD,
-			   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
+	                   CAUSE_INSPECTED, DISPOSE_FLOW_KEEP);
 	assert_null(event_ring_peek(fx->env.events));
 	assert_int_equal(fx->counters.helos, 1);
 	fx_release(fx);
@@ -54,7 +54,7 @@ static void test_ack_of_unsent_data_is_dropped_and_inspection_goes_on(void **sta
 
 	fx_open(fx, "localhost");
 	struct disposition d =
-		run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq + 5000, NULL, 0));
+	    run(fx, true, seg_at(fx, true, TCP_FLAG_ACK, fx->cseq, fx->sseq + 5000, NULL, 0));
 	assert_disposition(d, DISPOSE_DROP, CAUSE_ACK_UNSENT, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->s.state, SESSION_INSPECTING);
 	assert_still_judged(fx);
@@ -82,8 +82,8 @@ static void test_new_syn_accepted_by_server_replaces_the_session(void **state)
 
 	fx_open(fx, "localhost");
 	run(fx, true, seg_at(fx, true, TCP_FLAG_SYN, 12345, 0, NULL, 0));
-	struct disposition d = run(fx, false, seg_at(fx, false, TCP_FLAG_SYN | TCP_FLAG_ACK, 999,
-						     12346, NULL, 0));
+	struct disposition d =
+	    run(fx, false, seg_at(fx, false, TCP_FLAG_SYN | TCP_FLAG_ACK, 999, 12346, NULL, 0));
 	assert_disposition(d, DISPOSE_FORWARD, CAUSE_HANDSHAKE, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->counters.flows_replaced, 1);
 	assert_int_equal(fx->s.tcp.client_isn, 12345);
@@ -97,7 +97,7 @@ static void test_syn_data_is_stripped_and_the_session_tracked(void **state)
 	struct fx *fx = *state;
 
 	const struct pkt_info *syn =
-		seg_at(fx, true, TCP_FLAG_SYN, CLIENT_ISN, 0, "EHLO localhost\r\n", 16);
+	    seg_at(fx, true, TCP_FLAG_SYN, CLIENT_ISN, 0, "EHLO localhost\r\n", 16);
 	struct disposition d = inspect_start(&fx->env, &fx->s, syn, fx->now, &fx->out);
 	assert_int_equal(d.pkt, DISPOSE_FORWARD_CUT);
 	assert_int_equal(d.cause, CAUSE_SYN_DATA);
@@ -117,7 +117,7 @@ static void test_urgent_data_is_read_inline_and_urg_cleared(void **state)
 	fx_open(fx, "localhost");
 	/* send(fd, "NOOP\r\n!", MSG_OOB): URG set, the pointer at the '!'. */
 	const struct pkt_info *pi = seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH | TCP_FLAG_URG,
-					   fx->cseq, fx->sseq, "NOOP\r\n!", 7);
+	                                   fx->cseq, fx->sseq, "NOOP\r\n!", 7);
 	struct disposition d = run(fx, true, pi);
 	assert_int_equal(d.pkt, DISPOSE_FORWARD);
 	assert_true(d.normalize & DISPOSE_CLEAR_URG);
@@ -165,7 +165,7 @@ static void test_rst_with_unnegotiated_md5_is_dropped(void **state)
 
 	fx_open(fx, "localhost");
 	struct pkt_info *pi = (struct pkt_info *)seg_at(fx, true, TCP_FLAG_RST | TCP_FLAG_ACK,
-							fx->cseq, fx->sseq, NULL, 0);
+	                                                fx->cseq, fx->sseq, NULL, 0);
 	pi->opts.present |= TCP_OPT_MD5; /* kind 19, as pkt_parse reports it */
 	assert_disposition(run(fx, true, pi), DISPOSE_DROP, CAUSE_SIGNATURE, DISPOSE_FLOW_KEEP);
 	assert_still_judged(fx);
@@ -181,8 +181,7 @@ static void test_exact_rst_frees_a_passed_through_session(void **state)
 	/* The client sends data the server has not acknowledged yet, then
 	 * resets at the end of what it sent. */
 	client_says(fx, "NOOP\r\n");
-	struct disposition d =
-		run(fx, true, seg_at(fx, true, TCP_FLAG_RST, fx->cseq, 0, NULL, 0));
+	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_RST, fx->cseq, 0, NULL, 0));
 	assert_disposition(d, DISPOSE_FORWARD, CAUSE_RST_ACCEPTED, DISPOSE_FLOW_FREE);
 	fx_release(fx);
 }
@@ -200,8 +199,9 @@ static void test_malformed_option_is_parsed_as_linux_does(void **state)
 	frame[14 + 2] = 0;
 	frame[14 + 3] = 20 + 36;      /* IPv4 total length */
 	frame[14 + 20 + 12] = 9 << 4; /* data offset: 36 bytes */
-	static const uint8_t opts[16] = {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 0,
-					 5, 1, 0, 0}; /* kind 5 with the impossible length 1 */
+	static const uint8_t opts[16] = {
+	    1, 1, 8, 10, 0, 0, 0, 7,
+	    0, 0, 0, 0,  5, 1, 0, 0}; /* kind 5 with the impossible length 1 */
 	memcpy(frame + 54, opts, sizeof(opts));
 	assert_int_equal(pkt_parse(frame, 70, &pi), PKT_BAD_TCP_OPTIONS);
 	assert_int_equal(pkt_result_action(PKT_BAD_TCP_OPTIONS), PKT_ACTION_INSPECT);
@@ -221,22 +221,24 @@ static void test_bytes_after_data_are_held_until_its_reply(void **state)
 	fx_open(fx, "localhost");
 	snprintf(both, sizeof(both), "DATA\r\n%s", rcpt);
 	uint32_t start = fx->cseq;
-	struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, start,
-						    fx->sseq, both, (uint32_t)strlen(both)));
+	struct disposition d = run(fx, true,
+	                           seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, start, fx->sseq,
+	                                  both, (uint32_t)strlen(both)));
 	assert_int_equal(d.pkt, DISPOSE_FORWARD_CUT);
 	assert_int_equal(d.cause, CAUSE_SMTP_HELD_CUT);
 	assert_int_equal(d.keep, 6);
 	fx->cseq = start + 6;
 	/* The client sends the RCPT again before the reply: still held. */
-	d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, fx->sseq, rcpt,
-				 (uint32_t)strlen(rcpt)));
+	d = run(fx, true,
+	        seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, fx->cseq, fx->sseq, rcpt,
+	               (uint32_t)strlen(rcpt)));
 	assert_disposition(d, DISPOSE_DROP, CAUSE_SMTP_HELD, DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->counters.judged, 0);
 	server_says(fx, "554 5.5.1 Error: no valid recipients\r\n");
 	client_acks(fx);
 	/* Now the retransmission is a command: judged, taken over. */
 	assert_disposition(client_says(fx, rcpt), DISPOSE_DROP, CAUSE_TAKEOVER_AFTER_CUT,
-			   DISPOSE_FLOW_KEEP);
+	                   DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->out.n_seg, 2);
 	assert_int_equal(fx->counters.takeovers, 1);
 	fx_release(fx);
@@ -255,14 +257,15 @@ static void test_held_bytes_become_body_after_354(void **state)
 	uint32_t start = fx->cseq;
 	char both[64];
 	snprintf(both, sizeof(both), "DATA\r\n%s", body);
-	run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, start, fx->sseq, both,
-			     (uint32_t)strlen(both)));
+	run(fx, true,
+	    seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, start, fx->sseq, both,
+	           (uint32_t)strlen(both)));
 	assert_int_equal(fx->d.cause, CAUSE_SMTP_HELD_CUT);
 	fx->cseq = start + 6;
 	server_says(fx, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	uint64_t judged = fx->counters.judged;
 	assert_disposition(client_says(fx, body), DISPOSE_FORWARD, CAUSE_INSPECTED,
-			   DISPOSE_FLOW_KEEP);
+	                   DISPOSE_FLOW_KEEP);
 	assert_int_equal(fx->counters.judged, judged);
 	assert_true(smtp_in_body(&fx->s.smtp));
 	fx_release(fx);
@@ -280,7 +283,7 @@ static void test_random_segmentation_gives_the_same_verdict_and_bytes(void **sta
 {
 	struct fx *fx = *state;
 	static const char plain[] = "MAIL FROM:<p@example.org>\r\nRCPT TO:<q@example.net>\r\n"
-				    "RCPT TO:<r@example.net>\r\nNOOP\r\n";
+	                            "RCPT TO:<r@example.net>\r\nNOOP\r\n";
 	const uint32_t len = (uint32_t)strlen(plain);
 	uint64_t rnd = 0x9e3779b97f4a7c15ull;
 
@@ -327,14 +330,15 @@ static void test_random_segmentation_gives_the_same_verdict_and_bytes(void **sta
 			memcpy(bytes, plain + segs[i].off, segs[i].len);
 			if (segs[i].conflict)
 				bytes[0] ^= 0x20;
-			struct disposition d = run(fx, true, seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH,
-								    base + segs[i].off, fx->sseq, bytes,
-								    segs[i].len));
+			struct disposition d =
+			    run(fx, true,
+			        seg_at(fx, true, TCP_FLAG_ACK | TCP_FLAG_PSH, base + segs[i].off,
+			               fx->sseq, bytes, segs[i].len));
 			if (d.pkt == DISPOSE_FORWARD || d.pkt == DISPOSE_FORWARD_CUT) {
 				uint32_t kept = d.pkt == DISPOSE_FORWARD ? segs[i].len : d.keep;
 				if (memcmp(bytes, plain + segs[i].off, kept) != 0)
 					fail_msg("iteration %d: forwarded bytes differ at %u", iter,
-						 segs[i].off);
+					         segs[i].off);
 				for (uint32_t k = 0; k < kept; k++)
 					covered[segs[i].off + k] = true;
 			}
@@ -352,7 +356,7 @@ static void test_random_segmentation_gives_the_same_verdict_and_bytes(void **sta
 		}
 		if (events != 2 || fx->counters.judged != 2)
 			fail_msg("iteration %d: %u events, %llu judged", iter, events,
-				 (unsigned long long)fx->counters.judged);
+			         (unsigned long long)fx->counters.judged);
 		fx_release(fx);
 	}
 	fx->env.policy = fx->enforce_policy;
@@ -361,19 +365,19 @@ static void test_random_segmentation_gives_the_same_verdict_and_bytes(void **sta
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_data_without_ack_bit_is_dropped_and_never_parsed),
-		cmocka_unit_test(test_ack_of_unsent_data_is_dropped_and_inspection_goes_on),
-		cmocka_unit_test(test_new_syn_on_live_session_is_forwarded_and_ignored),
-		cmocka_unit_test(test_new_syn_accepted_by_server_replaces_the_session),
-		cmocka_unit_test(test_syn_data_is_stripped_and_the_session_tracked),
-		cmocka_unit_test(test_urgent_data_is_read_inline_and_urg_cleared),
-		cmocka_unit_test(test_clear_urgent_keeps_the_checksum_valid),
-		cmocka_unit_test(test_rst_with_unnegotiated_md5_is_dropped),
-		cmocka_unit_test(test_exact_rst_frees_a_passed_through_session),
-		cmocka_unit_test(test_malformed_option_is_parsed_as_linux_does),
-		cmocka_unit_test(test_bytes_after_data_are_held_until_its_reply),
-		cmocka_unit_test(test_held_bytes_become_body_after_354),
-		cmocka_unit_test(test_random_segmentation_gives_the_same_verdict_and_bytes),
+	    cmocka_unit_test(test_data_without_ack_bit_is_dropped_and_never_parsed),
+	    cmocka_unit_test(test_ack_of_unsent_data_is_dropped_and_inspection_goes_on),
+	    cmocka_unit_test(test_new_syn_on_live_session_is_forwarded_and_ignored),
+	    cmocka_unit_test(test_new_syn_accepted_by_server_replaces_the_session),
+	    cmocka_unit_test(test_syn_data_is_stripped_and_the_session_tracked),
+	    cmocka_unit_test(test_urgent_data_is_read_inline_and_urg_cleared),
+	    cmocka_unit_test(test_clear_urgent_keeps_the_checksum_valid),
+	    cmocka_unit_test(test_rst_with_unnegotiated_md5_is_dropped),
+	    cmocka_unit_test(test_exact_rst_frees_a_passed_through_session),
+	    cmocka_unit_test(test_malformed_option_is_parsed_as_linux_does),
+	    cmocka_unit_test(test_bytes_after_data_are_held_until_its_reply),
+	    cmocka_unit_test(test_held_bytes_become_body_after_354),
+	    cmocka_unit_test(test_random_segmentation_gives_the_same_verdict_and_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);

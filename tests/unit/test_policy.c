@@ -62,7 +62,8 @@ static void test_exempt_client_is_never_judged(void **state)
 	assert_int_equal(judge(p, "2001:db8:1::5", "not a name at all"), VERDICT_ALLOWED);
 	assert_int_equal(judge(p, "198.51.100.8", "localhost"), VERDICT_LOCALHOST);
 	assert_int_equal(judge(p, NULL, "localhost"), VERDICT_LOCALHOST);
-	assert_true(policy_client_allowed(p, &(struct ip_addr){.family = 4, .bytes = {198, 51, 100, 7}}));
+	assert_true(
+	    policy_client_allowed(p, &(struct ip_addr){.family = 4, .bytes = {198, 51, 100, 7}}));
 	policy_free(p);
 }
 
@@ -74,7 +75,7 @@ static void test_exempt_helo_and_its_subdomains_are_allowed(void **state)
 	settings_default(&s);
 	struct policy *p = build(&s);
 	assert_int_equal(judge(p, "192.0.2.99", "za-smtp-delivery-132.mimecast.co.za"),
-			 VERDICT_ALLOWED);
+	                 VERDICT_ALLOWED);
 	assert_int_equal(judge(p, "192.0.2.99", "rad.internal"), VERDICT_ALLOWED);
 	assert_int_equal(judge(p, "192.0.2.99", "other.internal"), VERDICT_NOT_FQDN);
 	/* the lists still apply to everybody else */
@@ -156,7 +157,8 @@ static void test_a_bad_file_builds_nothing_and_names_its_line(void **state)
 	settings_default(&s);
 	s.allow_clients_path = DATA("allow_clients_bad.txt");
 	assert_null(policy_build(&s, err, sizeof(err)));
-	assert_string_equal(err, DATA("allow_clients_bad.txt") ":3: bits set past the prefix length");
+	assert_string_equal(err,
+	                    DATA("allow_clients_bad.txt") ":3: bits set past the prefix length");
 	settings_default(&s);
 	s.allow_helos_path = DATA("allow_helos_bad.txt");
 	assert_null(policy_build(&s, err, sizeof(err)));

@@ -68,8 +68,8 @@ static void test_file_with_addresses_prefixes_and_comments(void **state)
 
 static void test_overlapping_and_adjacent_prefixes_merge(void **state)
 {
-	const char *entries[] = {"10.0.0.0/9", "10.128.0.0/9", "10.1.2.3", "", "# only a comment",
-				 "0.0.0.0/0", "::/0"};
+	const char *entries[] = {"10.0.0.0/9",       "10.128.0.0/9", "10.1.2.3", "",
+	                         "# only a comment", "0.0.0.0/0",    "::/0"};
 	char err[256];
 	struct prefix_set *set = prefix_set_build(entries, 3, err, sizeof(err));
 	(void)state;
@@ -130,7 +130,8 @@ static void test_bad_file_names_its_line(void **state)
 	(void)state;
 
 	assert_null(prefix_set_load_file(DATA("allow_clients_bad.txt"), err, sizeof(err)));
-	assert_string_equal(err, DATA("allow_clients_bad.txt") ":3: bits set past the prefix length");
+	assert_string_equal(err,
+	                    DATA("allow_clients_bad.txt") ":3: bits set past the prefix length");
 	assert_null(prefix_set_load_file(DATA("no-such-file"), err, sizeof(err)));
 	assert_string_equal(err, DATA("no-such-file") ": No such file or directory");
 }

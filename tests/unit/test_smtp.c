@@ -65,7 +65,8 @@ struct rec {
 	struct rec_cmd cmds[MAX_RECORDS];
 	unsigned ncmds;
 	struct smtp_reply replies[MAX_RECORDS];
-	char texts[MAX_RECORDS][LINE_COPY + 1]; /* each reply's first-line text, "(null)" when NULL */
+	char texts[MAX_RECORDS]
+	          [LINE_COPY + 1]; /* each reply's first-line text, "(null)" when NULL */
 	unsigned nreplies;
 	int stop_at; /* index of the command to answer SMTP_STOP, -1: never */
 };

@@ -222,8 +222,7 @@ static void test_retransmission_with_different_content_is_a_conflict(void **stat
 		assert_int_equal(seg(f, 0, "RCPT TO:<a@b>\r\n"), STREAM_IN_ORDER);
 		assert_int_equal(seg(f, 0, "RCPT TO:<x@b>\r\n"), STREAM_DROP_CONFLICT);
 		assert_int_equal(seg(f, 9, "x"), STREAM_DROP_CONFLICT);
-		assert_int_equal(stream_verdict_action(STREAM_DROP_CONFLICT),
-		                 STREAM_ACTION_DROP);
+		assert_int_equal(stream_verdict_action(STREAM_DROP_CONFLICT), STREAM_ACTION_DROP);
 		/* Nothing changed: the stream goes on. */
 		assert_next(f, 15);
 		assert_int_equal(seg(f, 15, "DATA\r\n"), STREAM_IN_ORDER);

@@ -91,8 +91,12 @@ static void test_small_list_applies_wildcards_exceptions_and_private_rules(void 
 static void test_default_list_has_no_false_positives_on_real_senders(void **state)
 {
 	static const char *const ok[] = {
-	    "za-smtp-delivery-132.mimecast.co.za", "pta-smg2.csir.co.za", "spe11-1.ucebox.co.za",
-	    "ec2-44-216-146-164.compute-1.amazonaws.com", "rigel.uberspace.de", "github.io",
+	    "za-smtp-delivery-132.mimecast.co.za",
+	    "pta-smg2.csir.co.za",
+	    "spe11-1.ucebox.co.za",
+	    "ec2-44-216-146-164.compute-1.amazonaws.com",
+	    "rigel.uberspace.de",
+	    "github.io",
 	};
 	static const char *const not_fqdn[] = {"za", "co.za", "com", "co.uk", "ac.za", "foo.ck"};
 	char err[512] = "";

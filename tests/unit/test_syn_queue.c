@@ -50,8 +50,8 @@ static void test_full_ring_forgets_the_oldest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pops_oldest_first),
-		cmocka_unit_test(test_full_ring_forgets_the_oldest),
+	    cmocka_unit_test(test_pops_oldest_first),
+	    cmocka_unit_test(test_full_ring_forgets_the_oldest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

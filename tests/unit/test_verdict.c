@@ -703,7 +703,7 @@ static void test_empty_context_judges_syntax_and_single_labels(void **state)
 static void test_reason_names_round_trip(void **state)
 {
 	static const char *const names[VERDICT_COUNT] = {
-	    "ok",        "allowed", "invalid", "server-ip",    "ip-literal",
+	    "ok",        "allowed", "invalid",      "server-ip", "ip-literal",
 	    "localhost", "banned",  "matches-rcpt", "not-fqdn",
 	};
 	enum verdict_reason r;
