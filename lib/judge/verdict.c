@@ -62,11 +62,20 @@ static bool in_domain(const char *name, size_t len, const char *domain)
 	return has_suffix(name, len, domain) && (len == n || name[len - n - 1] == '.');
 }
 
+/* Every special-use domain above is a top-level label, so only the name's
+ * last label is compared: one length test per entry, a memcmp on a match
+ * of length (this runs for every name that reaches not-fqdn). */
 bool verdict_is_special_use(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(special_use_domains) / sizeof(special_use_domains[0]); i++)
-		if (in_domain(name, len, special_use_domains[i]))
+	const char *dot = memrchr(name, '.', len);
+	const char *tld = dot != NULL ? dot + 1 : name;
+	size_t n = len - (size_t)(tld - name);
+
+	for (size_t i = 0; i < sizeof(special_use_domains) / sizeof(special_use_domains[0]); i++) {
+		const char *d = special_use_domains[i];
+		if (strlen(d) == n && memcmp(d, tld, n) == 0)
 			return true;
+	}
 	return false;
 }
 
