@@ -215,7 +215,8 @@ uint64_t policy_server_name(const uint8_t *text, size_t len)
 		unsigned char c = text[k];
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+		           c == '-'))
 			simple = false;
 		name[k] = (char)c;
 	}
