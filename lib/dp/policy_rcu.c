@@ -89,7 +89,7 @@ void policy_rcu_replace(struct policy_rcu *rcu, struct policy *p)
 	old = __atomic_load_n(&rcu->current, __ATOMIC_RELAXED);
 	__atomic_store_n(&rcu->current, p, __ATOMIC_RELEASE);
 	uint64_t token = rte_rcu_qsbr_start(rcu->qsbr);
-	/* As banlist_rcu: either the check sees a reader coming online, or
+	/* Either the check sees a reader coming online, or
 	 * that reader loads the new policy (store-load ordering). */
 	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
 	/* Poll with sleeps, not rte_rcu_qsbr_synchronize()'s spin: a reload

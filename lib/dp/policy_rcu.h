@@ -2,8 +2,7 @@
  * policy_rcu: the policy the workers judge with, replaceable as a whole
  * while they run (SIGHUP: configuration and every list, one swap).
  *
- * The same scheme as banlist_rcu (docs/design.md, "Replacing the list
- * while workers read it"): rte_rcu_qsbr, readers write nothing shared, the
+ * docs/design.md, "Replacing the list while workers read it": rte_rcu_qsbr, readers write nothing shared, the
  * writer publishes with one release store, waits for every online reader's
  * next quiescent point, then frees the old policy.
  *

@@ -283,7 +283,9 @@ static void worker_apply(struct worker *w, struct rte_mbuf *m, const struct pkt_
 		break;
 	}
 	w->counters.causes[cause]++;
-	apply_flow(w, idx, (enum dispose_flow)d.flow, &w->out);
+	/* The fast path (no flow, nothing to send) stops here. */
+	if (idx >= 0 || w->out.n_seg > 0)
+		apply_flow(w, idx, (enum dispose_flow)d.flow, &w->out);
 }
 
 /* ---- timers ---------------------------------------------------------------------------- */

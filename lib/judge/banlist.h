@@ -3,7 +3,8 @@
  *
  * Built once (from a file or an array), then only read: any number of threads
  * may call banlist_contains() on the same list concurrently without locks.
- * Replacing the list while readers run is banlist_rcu's job, not this one's.
+ * Replacing the list while readers run is policy_rcu's job (the list is
+ * part of the policy), not this one's.
  * A lookup never allocates. Holds at least several million names.
  */
 #ifndef HG_BANLIST_H

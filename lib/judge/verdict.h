@@ -3,7 +3,7 @@
  *
  * A pure function of its inputs: no I/O, no allocation, no locks, safe to
  * call from any number of threads as long as the context's lists are not
- * freed while it runs (banlist_rcu guarantees that for the workers).
+ * freed while it runs (policy_rcu guarantees that for the workers).
  */
 #ifndef HG_VERDICT_H
 #define HG_VERDICT_H

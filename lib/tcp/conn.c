@@ -50,20 +50,7 @@ void conn_new_syn_view(const struct conn *c, struct pkt_info *syn)
 	syn->opts.tsval = c->new_tsval;
 }
 
-void conn_note_sent(struct conn *c, const struct pkt_info *pi, bool c2s)
-{
-	uint32_t end = pi->seq + pi->payload_len + ((pi->tcp_flags & TCP_FLAG_FIN) ? 1u : 0u);
-	uint32_t *max = c2s ? &c->client_snd_max : &c->server_snd_max;
 
-	if (seq_gt(end, *max))
-		*max = end;
-}
-
-bool conn_acks_unsent(const struct conn *c, const struct pkt_info *pi, bool c2s)
-{
-	return (pi->tcp_flags & TCP_FLAG_ACK) &&
-	       seq_gt(pi->ack, c2s ? c->server_snd_max : c->client_snd_max);
-}
 
 bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack)
 {
@@ -94,30 +81,6 @@ void conn_establish(struct conn *c, const struct pkt_info *synack, uint64_t now_
 	c->flags &= (uint8_t)~CONN_F_NEW_SYN;
 }
 
-void conn_note(struct conn *c, const struct pkt_info *pi, bool c2s, uint64_t now_ms)
-{
-	bool ts = (pi->opts.present & TCP_OPT_TIMESTAMP) != 0;
-	bool ack = (pi->tcp_flags & TCP_FLAG_ACK) != 0;
-
-	if (c2s) {
-		if (ack) {
-			c->client_ack = pi->ack;
-			c->client_wnd = (uint32_t)pi->window << c->client_wscale;
-		}
-		if (ts)
-			c->client_tsval = pi->opts.tsval;
-	} else {
-		if (ack) {
-			c->server_ack = pi->ack;
-			c->server_wnd = (uint32_t)pi->window << c->server_wscale;
-			c->server_wnd_raw = pi->window;
-		}
-		if (ts) {
-			c->server_tsval = pi->opts.tsval;
-			c->server_ts_ms = (uint32_t)now_ms;
-		}
-	}
-}
 
 enum conn_rst conn_judge_rst(const struct conn *c, const struct pkt_info *rst, bool c2s,
                              bool synchronized, uint32_t expected)

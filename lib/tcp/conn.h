@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "wire/pkt.h"
+#include "wire/tcp_seq.h"
 
 #define CONN_F_CLIENT_WS 0x01 /* the client's SYN offered window scaling */
 #define CONN_F_CLIENT_TS 0x02 /* the client's SYN offered timestamps */
@@ -62,10 +63,21 @@ void conn_new_syn_view(const struct conn *c, struct pkt_info *syn);
 
 /* A segment the receiver keeps: its data and FIN extend what its sender
  * has sent. */
-void conn_note_sent(struct conn *c, const struct pkt_info *pi, bool c2s);
+static inline void conn_note_sent(struct conn *c, const struct pkt_info *pi, bool c2s)
+{
+	uint32_t end = pi->seq + pi->payload_len + ((pi->tcp_flags & TCP_FLAG_FIN) ? 1u : 0u);
+	uint32_t *max = c2s ? &c->client_snd_max : &c->server_snd_max;
+
+	if (seq_gt(end, *max))
+		*max = end;
+}
 
 /* True when the segment acknowledges bytes the other side never sent. */
-bool conn_acks_unsent(const struct conn *c, const struct pkt_info *pi, bool c2s);
+static inline bool conn_acks_unsent(const struct conn *c, const struct pkt_info *pi, bool c2s)
+{
+	return (pi->tcp_flags & TCP_FLAG_ACK) &&
+	       seq_gt(pi->ack, c2s ? c->server_snd_max : c->client_snd_max);
+}
 
 /* True when a SYN-ACK from the server answers this connection's SYN. */
 bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack);
@@ -74,8 +86,31 @@ bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack);
 void conn_establish(struct conn *c, const struct pkt_info *synack, uint64_t now_ms);
 
 /* The acknowledgement, window and timestamp a segment carries about its
- * sender (c2s: from the client). */
-void conn_note(struct conn *c, const struct pkt_info *pi, bool c2s, uint64_t now_ms);
+ * sender (c2s: from the client). Inline: every segment calls it. */
+static inline void conn_note(struct conn *c, const struct pkt_info *pi, bool c2s, uint64_t now_ms)
+{
+	bool ts = (pi->opts.present & TCP_OPT_TIMESTAMP) != 0;
+	bool ack = (pi->tcp_flags & TCP_FLAG_ACK) != 0;
+
+	if (c2s) {
+		if (ack) {
+			c->client_ack = pi->ack;
+			c->client_wnd = (uint32_t)pi->window << c->client_wscale;
+		}
+		if (ts)
+			c->client_tsval = pi->opts.tsval;
+	} else {
+		if (ack) {
+			c->server_ack = pi->ack;
+			c->server_wnd = (uint32_t)pi->window << c->server_wscale;
+			c->server_wnd_raw = pi->window;
+		}
+		if (ts) {
+			c->server_tsval = pi->opts.tsval;
+			c->server_ts_ms = (uint32_t)now_ms;
+		}
+	}
+}
 
 /* A FIN from the client (c2s) or the server was accepted and forwarded. */
 static inline void conn_note_fin(struct conn *c, bool c2s)
