@@ -2,9 +2,9 @@
  * policy_rcu: the policy the workers judge with, replaceable as a whole
  * while they run (SIGHUP: configuration and every list, one swap).
  *
- * docs/design.md, "Replacing the list while workers read it": rte_rcu_qsbr, readers write nothing shared, the
- * writer publishes with one release store, waits for every online reader's
- * next quiescent point, then frees the old policy.
+ * docs/design.md, "Replacing the list while workers read it": rte_rcu_qsbr, readers write nothing
+ * shared, the writer publishes with one release store, waits for every online reader's next
+ * quiescent point, then frees the old policy.
  *
  * Owns:    the published policy (and, through it, its attachment).
  * Never:   blocks or allocates on the read side.

@@ -50,8 +50,6 @@ void conn_new_syn_view(const struct conn *c, struct pkt_info *syn)
 	syn->opts.tsval = c->new_tsval;
 }
 
-
-
 bool conn_synack_matches(const struct conn *c, const struct pkt_info *synack)
 {
 	return synack->ack == c->client_isn + 1 && synack->payload_len == 0;
@@ -80,7 +78,6 @@ void conn_establish(struct conn *c, const struct pkt_info *synack, uint64_t now_
 	c->server_snd_max = c->server_isn + 1;
 	c->flags &= (uint8_t)~CONN_F_NEW_SYN;
 }
-
 
 enum conn_rst conn_judge_rst(const struct conn *c, const struct pkt_info *rst, bool c2s,
                              bool synchronized, uint32_t expected)

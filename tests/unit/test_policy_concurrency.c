@@ -94,13 +94,13 @@ static void *reader_main(void *arg)
 
 		for (size_t i = 0; i < N_PROBES; i++) {
 			const struct probe *pr = &probes[i];
-			struct policy_input in = {.helo = pr->helo, .helo_len = strlen(pr->helo),
-						  .reader = r->id};
+			struct policy_input in = {
+			    .helo = pr->helo, .helo_len = strlen(pr->helo), .reader = r->id};
 			enum verdict_reason got = policy_judge(p, &in);
 
 			if (got != pr->in_a && got != pr->in_b && r->failures++ == 0)
 				snprintf(r->failure, sizeof(r->failure), "'%s': got %s", pr->helo,
-					 verdict_reason_name(got));
+				         verdict_reason_name(got));
 			like_a = like_a && got == pr->in_a;
 			like_b = like_b && got == pr->in_b;
 		}
@@ -110,7 +110,7 @@ static void *reader_main(void *arg)
 			__atomic_store_n(&r->saw_b, r->saw_b + 1, __ATOMIC_RELAXED);
 		else if (r->failures++ == 0)
 			snprintf(r->failure, sizeof(r->failure),
-				 "one pointer gave verdicts of both policy A and policy B");
+			         "one pointer gave verdicts of both policy A and policy B");
 		__atomic_store_n(&r->iterations, r->iterations + 1, __ATOMIC_RELAXED);
 		policy_rcu_quiescent(r->rcu, r->id);
 	}
@@ -144,7 +144,7 @@ static void test_readers_see_policy_a_or_b_never_a_mix(void **state)
 		readers[i].id = i;
 		readers[i].stop = &stop;
 		assert_int_equal(pthread_create(&readers[i].thread, NULL, reader_main, &readers[i]),
-				 0);
+		                 0);
 	}
 	while ((replaced < REPLACEMENTS || !every_reader_saw_both(readers)) &&
 	       time(NULL) - t0 < MAX_SECONDS) {
@@ -157,7 +157,7 @@ static void test_readers_see_policy_a_or_b_never_a_mix(void **state)
 	for (unsigned i = 0; i < READERS; i++) {
 		const struct reader *r = &readers[i];
 		print_message("reader %u: %lu iterations, %lu on A, %lu on B\n", i, r->iterations,
-			      r->saw_a, r->saw_b);
+		              r->saw_a, r->saw_b);
 		if (r->failures > 0)
 			fail_msg("reader %u: %lu failures, first: %s", i, r->failures, r->failure);
 		assert_true(r->saw_a > 0 && r->saw_b > 0);
@@ -243,8 +243,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_readers_see_policy_a_or_b_never_a_mix),
-		cmocka_unit_test(test_replace_waits_until_an_online_reader_is_quiescent),
+	    cmocka_unit_test(test_readers_see_policy_a_or_b_never_a_mix),
+	    cmocka_unit_test(test_replace_waits_until_an_online_reader_is_quiescent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
