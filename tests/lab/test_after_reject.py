@@ -6,9 +6,11 @@ a) RCPT, RCPT, RSET, NOOP, EHLO, VRFY, MAIL, RCPT, QUIT: a 550 per RCPT,
    "250 2.0.0 Ok" to RSET/NOOP/EHLO, 502 to VRFY, helogate's
    "250 2.1.0 <addr>... Sender ok" to the new MAIL, "221 2.0.0 Bye" to QUIT,
    then an orderly close (FIN, not RST);
-b) DATA after the 550: "554 5.5.1 Error: no valid recipients" and close;
-c) BDAT with a chunk full of command lines: the 554 once, and close (no
-   byte of the chunk is answered);
+b) DATA after the 550: "554 5.5.1 Error: no valid recipients" and the
+   session stays open as Postfix's does (RSET, QUIT answered);
+c) BDAT with a chunk full of command lines: the 554 once, the chunk read
+   and discarded by its size (none of its lines answered), then NOOP and
+   QUIT answered;
 d) a client that keeps talking: the 21st command after the takeover gets
    "421 4.7.0 Error: too many commands" and the session closes.
 Every time the server received EHLO and MAIL FROM only, and one "rejected"
@@ -57,11 +59,12 @@ def dialogue(t, lab):
 
 def data_after(t, lab):
     sender = "data-%d@example.org" % PID
-    recs = lab.smtp(["mail:" + sender, "rcpt:d@lab-mail.net", "cmd:DATA", "close"],
+    recs = lab.smtp(["mail:" + sender, "rcpt:d@lab-mail.net", "cmd:DATA", "rset", "quit", "close"],
                     helo="localhost")
-    t.equal(K.replies_of(recs[2:5]), [K.P_MAIL_OK, K.R_BOGUS.format("d@lab-mail.net"),
-                                      K.R_NO_RCPT], "DATA after the 550: 554 no valid recipients")
-    t.equal(closed(recs), ["fin"], "DATA after the 550: the session is closed (FIN)")
+    t.equal(K.replies_of(recs[2:7]), [K.P_MAIL_OK, K.R_BOGUS.format("d@lab-mail.net"),
+                                      K.R_NO_RCPT, K.R_OK, K.R_BYE],
+            "DATA after the 550: 554 no valid recipients, the session stays open (RSET, QUIT)")
+    t.equal(closed(recs), ["fin"], "DATA after the 550: closed (FIN) after QUIT")
     server_saw_only_mail(t, lab, sender, "DATA")
 
 
@@ -71,12 +74,12 @@ def bdat_after(t, lab):
     path = os.path.join(lab.logdir, "bdat-chunk.txt")
     with open(path, "wb") as f:
         f.write(chunk)
-    recs = lab.smtp(["mail:" + sender, "rcpt:b@lab-mail.net", "bdat:" + path, "close"],
-                    helo="localhost")
-    t.equal(K.replies_of(recs[2:5]), [K.P_MAIL_OK, K.R_BOGUS.format("b@lab-mail.net"),
-                                      K.R_NO_RCPT],
-            "BDAT after the 550: one 554, the chunk's lines are not answered")
-    t.equal(closed(recs), ["fin"], "BDAT after the 550: the session is closed (FIN)")
+    recs = lab.smtp(["mail:" + sender, "rcpt:b@lab-mail.net", "bdat:" + path, "noop", "quit",
+                     "close"], helo="localhost")
+    t.equal(K.replies_of(recs[2:7]), [K.P_MAIL_OK, K.R_BOGUS.format("b@lab-mail.net"),
+                                      K.R_NO_RCPT, K.R_OK, K.R_BYE],
+            "BDAT after the 550: one 554, the chunk read and discarded, the session goes on")
+    t.equal(closed(recs), ["fin"], "BDAT after the 550: closed (FIN) after QUIT")
     server_saw_only_mail(t, lab, sender, "BDAT")
 
 
