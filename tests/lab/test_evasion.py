@@ -17,6 +17,11 @@ e) a 5,000-byte NOOP line (Postfix keeps 2,048 bytes and skips to LF), then
    RCPT: in sync, the 550;
 f) 33 pipelined RSETs then MAIL and RCPT in one write (a pipeline deeper
    than helogate's reply queue is held, not passed): the 550.
+g) SMTP smuggling (CVE-2023-51764) against this Postfix 3.7, which takes a
+   bare "\\n.\\n" as the end of data: a good session smuggles a second
+   transaction with EHLO localhost in one write; helogate reads the bytes
+   after the ambiguous end as commands too and the smuggled RCPT gets the
+   550.
 In each, the server never received the RCPT, and a good session through the
 same trick is accepted by Postfix (250 to its RCPT).
 """
@@ -66,6 +71,26 @@ def case(t, lab, how):
             "%s: a good session through the same trick is accepted by Postfix" % how)
 
 
+def smuggle(t, lab):
+    """SMTP smuggling against this Postfix (3.7, smtpd_forbid_bare_newline
+    = no: a bare LF ends a line, so "\\n.\\n" ends the message): a good
+    session smuggles a second transaction with EHLO localhost. helogate reads
+    the bytes after the ambiguous end as commands too (shadow lines), judges
+    the smuggled RCPT with the smuggled HELO and takes it over."""
+    victim = "victim-%d@lab-mail.net" % os.getpid()
+    got = run_client(lab, "smuggle", "mail.example.org", victim)
+    t.equal([l[:3] for l in got.get("first_rcpt", [])], ["250"],
+            "smuggle: the good transaction's RCPT is accepted by Postfix")
+    t.check([K.R_BOGUS.format(victim)] in got.get("replies", []),
+            "smuggle: the smuggled RCPT gets helogate's 550", str(got.get("replies")))
+    log = lab.maillog()
+    t.check("RCPT TO:<%s>" % victim not in log,
+            "smuggle: Postfix never received the smuggled RCPT", "")
+    ev = [e for e in lab.events() if e.get("rcpt") == victim]
+    t.check(ev and ev[0].get("reason") == "localhost",
+            "smuggle: the smuggled RCPT is judged with the smuggled HELO (localhost)", str(ev))
+
+
 def body(t, lab):
     case(t, lab, "oob")
     # Fast Open without a cookie exchange: 0x1 (client) | 0x4 (no cookie).
@@ -73,6 +98,7 @@ def body(t, lab):
     case(t, lab, "fastopen")
     for how in ("data", "auth", "vt", "longline", "rsets"):
         case(t, lab, how)
+    smuggle(t, lab)
 
 
 def post(t, lab):

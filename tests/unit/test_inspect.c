@@ -271,6 +271,83 @@ static void test_held_bytes_become_body_after_354(void **state)
 	fx_release(fx);
 }
 
+/* SMTP smuggling (CVE-2023-51764): a good session's body ends with a bare
+ * "\n.\n", which Postfix before 3.9 takes as the end of the message, and
+ * smuggles a second transaction with EHLO localhost. helogate reads the
+ * bytes after the ambiguous end as commands too: the smuggled RCPT is judged
+ * with the smuggled HELO and taken over once the server has answered. */
+static void test_smuggled_transaction_is_judged_and_taken_over(void **state)
+{
+	struct fx *fx = *state;
+	static const char victim[] = "RCPT TO:<victim@example.net>\r\n";
+
+	fx_open(fx, "mail.example.org");
+	client_says(fx, "RCPT TO:<first@example.net>\r\n");
+	server_says(fx, "250 2.1.5 Ok\r\n");
+	client_says(fx, "DATA\r\n");
+	server_says(fx, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	client_acks(fx);
+	client_says(fx, "Subject: hi\r\n\r\nhello\n.\nEHLO localhost\r\n"
+	                "MAIL FROM:<e@example.org>\r\n");
+	assert_int_equal(fx->d.pkt, DISPOSE_FORWARD);
+	/* The server took "\n.\n" as the end: it answers the message, EHLO, MAIL. */
+	server_says(fx, "250 2.0.0 Ok: queued as 1\r\n250-mx.example.net\r\n250 PIPELINING\r\n"
+	                "250 2.1.0 Ok\r\n");
+	client_acks(fx);
+	uint32_t cut = fx->cseq;
+	struct disposition d = client_says(fx, victim);
+	if (d.pkt != DISPOSE_DROP || fx->out.n_seg != 2)
+		fail_msg("smuggled RCPT: disposition %u %s, %u segments, judged %llu", d.pkt,
+		         packet_cause_name((enum packet_cause)d.cause), fx->out.n_seg,
+		         (unsigned long long)fx->counters.judged);
+	assert_server_rst(fx, 0, cut);
+	assert_client_seg(fx, 1, "550 5.7.1 victim@example.net... Access denied - bogus HELO\r\n",
+	                  TCP_FLAG_ACK | TCP_FLAG_PSH);
+	fx_release(fx);
+}
+
+/* The same smuggling in one write, as an attacker sends it: the smuggled
+ * RCPT is judged when its line is read, the takeover waits for the server's
+ * replies to the message, EHLO and MAIL, then goes. */
+static void test_smuggled_transaction_in_one_write_is_taken_over(void **state)
+{
+	struct fx *fx = *state;
+	static const char tail[] = "Subject: hi\r\n\r\nhello\n.\nEHLO localhost\r\n"
+	                           "MAIL FROM:<e@example.org>\r\nRCPT TO:<victim@example.net>\r\n"
+	                           "DATA\r\n";
+
+	fx_open(fx, "mail.example.org");
+	client_says(fx, "RCPT TO:<first@example.net>\r\n");
+	server_says(fx, "250 2.1.5 Ok\r\n");
+	client_says(fx, "DATA\r\n");
+	server_says(fx, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	client_acks(fx);
+	uint32_t start = fx->cseq;
+	struct disposition d = client_says(fx, tail);
+	const char *rcpt = strstr(tail, "RCPT");
+	uint32_t keep = (uint32_t)(rcpt - tail);
+	if (d.pkt != DISPOSE_FORWARD_CUT || d.keep != keep)
+		fail_msg("one write: disposition %u %s keep %u (want cut %u), judged %llu", d.pkt,
+		         packet_cause_name((enum packet_cause)d.cause), d.keep, keep,
+		         (unsigned long long)fx->counters.judged);
+	fx->cseq = start + keep;
+	/* Postfix answers each in its own segment, as the lab shows. */
+	server_says(fx, "250 2.0.0 Ok: queued as 1\r\n");
+	server_says(fx, "250-mx.example.net\r\n250 PIPELINING\r\n");
+	server_says(fx, "250 2.1.0 Ok\r\n");
+	client_acks(fx);
+	if (fx->out.n_seg != 2)
+		fail_msg("not taken over: pending %u, state %s, status %d, server_ack %u cut %u, "
+		         "client_ack %u s2c %u, last %s",
+		         smtp_pending_replies(&fx->s.smtp),
+		         smtp_state_name(smtp_session_state(&fx->s.smtp)),
+		         smtp_session_status(&fx->s.smtp), fx->s.tcp.server_ack, start + keep,
+		         fx->s.tcp.client_ack, stream_dir_next_seq(&fx->s.s2c),
+		         packet_cause_name((enum packet_cause)fx->d.cause));
+	assert_server_rst(fx, 0, start + keep);
+	fx_release(fx);
+}
+
 /*
  * Property: a client stream cut into random segments, sent out of order,
  * with duplicates and later conflicting copies, gives the same verdict and
@@ -378,6 +455,8 @@ int main(void)
 	    cmocka_unit_test(test_bytes_after_data_are_held_until_its_reply),
 	    cmocka_unit_test(test_held_bytes_become_body_after_354),
 	    cmocka_unit_test(test_random_segmentation_gives_the_same_verdict_and_bytes),
+	    cmocka_unit_test(test_smuggled_transaction_is_judged_and_taken_over),
+	    cmocka_unit_test(test_smuggled_transaction_in_one_write_is_taken_over),
 	};
 
 	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
