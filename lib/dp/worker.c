@@ -349,6 +349,7 @@ struct classified {
 	enum pkt_action action;
 	bool c2s;
 	bool tracked;         /* TCP to or from an SMTP port: the second pass needs its flow */
+	int32_t idx;          /* tracked: its flow as the group's bulk lookup found it */
 	bool taken;           /* a fragment the fragment table took (it waits, or it was freed and
 	                       * counted there): nothing to apply */
 	struct disposition d; /* when neither tracked nor taken: what happens to it */
@@ -523,23 +524,18 @@ static void handle_new(struct worker *w, struct rte_mbuf *m, enum worker_side fr
 
 /* Second pass: everything that needs the flow. */
 static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_side from,
-                           uint64_t now, const struct classified *c)
+                           uint64_t now, const struct classified *c, uint32_t changes)
 {
 	const struct pkt_info *pi = &c->pi;
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint64_t t0 = session_prof_start(&w->env);
-	int32_t idx = flow_table_lookup(w->flows, &c->key, c->hash);
-	struct session *s = NULL;
-	if (idx >= 0) {
-		/* The record's four lines at once: with many sessions they come
-		 * from DRAM, and a segment reads its streams, its TCP state, its
-		 * SMTP state and, at a verdict, its HELO; requested together the
-		 * misses overlap instead of following one another
-		 * (docs/performance.md). */
-		s = flow_table_record(w->flows, idx);
-		for (size_t off = 0; off < sizeof(*s); off += RTE_CACHE_LINE_SIZE)
-			rte_prefetch0((const uint8_t *)s + off);
-	}
+	/* An earlier segment of the group may have opened or ended a flow:
+	 * then the bulk answer may be stale, and this one is looked up again
+	 * (its lines are in cache by now). */
+	int32_t idx = changes == flow_table_changes(w->flows)
+	                  ? c->idx
+	                  : flow_table_lookup(w->flows, &c->key, c->hash);
+	struct session *s = idx >= 0 ? flow_table_record(w->flows, idx) : NULL;
 	session_prof_add(&w->env, WORKER_STAGE_FLOW, t0);
 
 	if (!checksum_ok(w, m, frame, pi)) {
@@ -560,6 +556,45 @@ static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_sid
  * instead of stalling one packet after another (docs/performance.md). */
 #define WORKER_GROUP 16
 
+/*
+ * The group's flows, found together: the bulk lookup overlaps the misses on
+ * the buckets and keys, then every record found is requested at once, so
+ * that with many sessions (records in DRAM) the group pays about one
+ * memory latency instead of two per segment (docs/performance.md). All of a
+ * record's lines are requested: a segment reads its streams, its TCP state,
+ * its SMTP state and, at a verdict, its HELO. Returns the table's change
+ * count the answers hold for.
+ */
+static uint32_t lookup_group(struct worker *w, struct classified *c, uint16_t g)
+{
+	const struct flow_key *keys[WORKER_GROUP];
+	uint32_t hashes[WORKER_GROUP];
+	int32_t found[WORKER_GROUP];
+	uint16_t which[WORKER_GROUP];
+	unsigned n = 0;
+	uint64_t t0 = session_prof_start(&w->env);
+
+	for (uint16_t i = 0; i < g; i++) {
+		if (!c[i].tracked || c[i].taken)
+			continue;
+		keys[n] = &c[i].key;
+		hashes[n] = c[i].hash;
+		which[n++] = i;
+	}
+	if (n > 0)
+		flow_table_lookup_bulk(w->flows, keys, hashes, n, found);
+	for (unsigned k = 0; k < n; k++) {
+		c[which[k]].idx = found[k];
+		if (found[k] < 0)
+			continue;
+		const uint8_t *rec = flow_table_record(w->flows, found[k]);
+		for (size_t off = 0; off < sizeof(struct session); off += RTE_CACHE_LINE_SIZE)
+			rte_prefetch0(rec + off);
+	}
+	session_prof_add(&w->env, WORKER_STAGE_FLOW, t0);
+	return flow_table_changes(w->flows);
+}
+
 void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
                          enum worker_side from, uint64_t now_ms)
 {
@@ -575,6 +610,7 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[base + i], void *));
 		for (uint16_t i = 0; i < g; i++)
 			classify_packet(w, &pkts[base + i], from, now_ms, &c[i]);
+		uint32_t changes = lookup_group(w, c, g);
 		for (uint16_t i = 0; i < g; i++) {
 			if (c[i].taken)
 				continue;
@@ -587,7 +623,7 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 					    1000 * *RTE_MBUF_DYNFIELD(m, w->rx_ts_offset,
 					                              rte_mbuf_timestamp_t *);
 				w->env.pkt_info = &c[i].pi;
-				handle_tracked(w, m, from, now_ms, &c[i]);
+				handle_tracked(w, m, from, now_ms, &c[i], changes);
 				w->env.pkt_info = NULL;
 				w->env.pkt_time_ns = 0;
 			} else

@@ -62,6 +62,7 @@ struct flow_table {
 	uint32_t capacity;
 	size_t stride;
 	uint32_t count;
+	uint32_t changes;   /* inserts and removals: flow_table_changes() */
 	uint32_t fresh;     /* entries never used: [fresh, capacity) */
 	uint32_t free_head; /* entries freed since, linked through next */
 	uint64_t cursor;    /* next tick to expire: every earlier slot has been */
@@ -341,6 +342,7 @@ int32_t flow_table_insert(struct flow_table *t, const struct flow_key *key, uint
 	e->pos = b * SLOTS + s;
 	memset(e + 1, 0, t->stride - sizeof(*e));
 	__atomic_store_n(&t->count, t->count + 1, __ATOMIC_RELAXED);
+	t->changes++;
 	return (int32_t)idx;
 }
 
@@ -436,6 +438,7 @@ void flow_table_remove(struct flow_table *t, int32_t idx)
 	e->next = t->free_head;
 	t->free_head = (uint32_t)idx;
 	__atomic_store_n(&t->count, t->count - 1, __ATOMIC_RELAXED);
+	t->changes++;
 }
 
 /* The first tick in [from, to] whose slot holds entries, or to + 1; at most
@@ -515,6 +518,11 @@ void *flow_table_record(struct flow_table *t, int32_t idx)
 const struct flow_key *flow_table_key(const struct flow_table *t, int32_t idx)
 {
 	return &entry_at(t, (uint32_t)idx)->key;
+}
+
+uint32_t flow_table_changes(const struct flow_table *t)
+{
+	return t->changes;
 }
 
 uint32_t flow_table_count(const struct flow_table *t)

@@ -80,6 +80,11 @@ void flow_table_prefetch(const struct flow_table *t, uint32_t hash);
 void flow_table_lookup_bulk(struct flow_table *t, const struct flow_key *const *keys,
                             const uint32_t *hashes, unsigned n, int32_t *out);
 
+/* A number that moves on every insert and removal (timers' included): a
+ * lookup's answer stays true while it has not moved, so a group's lookups
+ * can be done in bulk ahead of the segments that use them. */
+uint32_t flow_table_changes(const struct flow_table *t);
+
 /* Add key, which must not be in the table (look it up first). Returns its
  * index, with a zeroed record and no deadline (it never expires until
  * flow_table_set_expiry()), or -1 when count == capacity. Succeeds whenever

@@ -674,6 +674,36 @@ static void test_removed_flow_never_expires(void **state)
 	flow_table_free(t);
 }
 
+/* The change count moves on every insert and removal, expiry's included,
+ * and on nothing else: the worker reuses a bulk lookup's answers while it
+ * stands still. */
+static void test_change_count_moves_on_insert_remove_and_expiry_only(void **state)
+{
+	(void)state;
+	struct flow_table *t = make(16);
+	struct flow_key a = key_v4(1, 1), b = key_v4(2, 2);
+	uint32_t c0 = flow_table_changes(t);
+
+	int32_t ia = insert(t, &a);
+	uint32_t c1 = flow_table_changes(t);
+	assert_true(c1 != c0);
+	assert_int_equal(lookup(t, &a), ia);
+	assert_int_equal(lookup(t, &b), -1);
+	flow_table_set_expiry(t, ia, 1000);
+	assert_int_equal(flow_table_changes(t), c1);
+	int32_t ib = insert(t, &b);
+	uint32_t c2 = flow_table_changes(t);
+	assert_true(c2 != c1);
+	flow_table_remove(t, ib);
+	uint32_t c3 = flow_table_changes(t);
+	assert_true(c3 != c2);
+	flow_table_remove(t, ib); /* not in use: nothing changes */
+	assert_int_equal(flow_table_changes(t), c3);
+	assert_int_equal(flow_table_expire(t, 2000, 64, NULL, NULL), 1);
+	assert_true(flow_table_changes(t) != c3);
+	flow_table_free(t);
+}
+
 /* A flow kept by its callback with a new deadline is due again then. */
 static bool keep_once(void *arg, int32_t idx, void *record)
 {
@@ -888,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_record_is_zeroed_on_insert),
 	    cmocka_unit_test(test_records_are_aligned_and_independent),
 	    cmocka_unit_test(test_bulk_lookup_equals_single_lookups),
+	    cmocka_unit_test(test_change_count_moves_on_insert_remove_and_expiry_only),
 	    cmocka_unit_test(test_create_rejects_sizes_out_of_range),
 	    cmocka_unit_test(test_hash_spreads_sequential_keys_evenly),
 	    cmocka_unit_test(test_one_million_flows_fit_in_the_default_table),
