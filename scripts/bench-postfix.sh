@@ -176,7 +176,8 @@ for b in "$load" "$HELOGATE" "$build/bench/helogate-bench"; do
 done
 work=$(mktemp -d /tmp/hg-postfix-bench.XXXXXX)
 chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
+# also the harness's DPDK run-time directory (its --file-prefix)
+trap 'rm -rf "$work" "/var/run/dpdk/hg-pf-bench-$$"' EXIT
 
 echo "== 1. helogate-bench, smtp-commands (30% bogus, taken over), one worker core"
 timeout -k 5 120 "$build/bench/helogate-bench" -l 0,1 --no-huge --no-pci -m 1024 \
