@@ -91,12 +91,13 @@ bool session_store_helo(const struct session_env *env, struct session *s, const 
 	}
 	s->helo_len = (uint16_t)len;
 	s->flags |= SESSION_F_HELO;
+	s->helo_memo = (struct policy_memo){0};
 	return true;
 }
 
 /* A session that never said HELO/EHLO is judged on an empty name, which is
  * `invalid` (RFC 5321 4.1.4: a session starts with EHLO or HELO). */
-enum verdict_reason session_judge(struct session_env *env, const struct session *s,
+enum verdict_reason session_judge(struct session_env *env, struct session *s,
                                   const struct flow_key *key, const uint8_t *rcpt,
                                   uint32_t rcpt_len)
 {
@@ -115,7 +116,7 @@ enum verdict_reason session_judge(struct session_env *env, const struct session 
 	    .reader = env->worker_id,
 	};
 	uint64_t t0 = session_prof_start(env);
-	enum verdict_reason reason = policy_judge(env->policy, &in);
+	enum verdict_reason reason = policy_judge_memo(env->policy, &in, &s->helo_memo);
 	session_prof_add(env, WORKER_STAGE_VERDICT, t0);
 	env->counters->judged++;
 	env->counters->verdicts[reason]++;

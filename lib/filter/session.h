@@ -33,7 +33,7 @@
 
 /* HELO arguments up to this length live in the record; longer ones (rare: a
  * valid name is at most 253 octets) take a pool block. */
-#define SESSION_HELO_INLINE_MAX 64
+#define SESSION_HELO_INLINE_MAX 48
 
 enum session_state {
 	SESSION_SYN_SENT,    /* client SYN seen, waiting for the server's SYN-ACK */
@@ -54,6 +54,7 @@ struct session {
 	uint32_t helo_block;
 	uint32_t takeover_block; /* the enforce state, while SESSION_F_TAKEOVER */
 	uint64_t server_name;    /* policy_server_name() of its greeting or EHLO reply; 0: none */
+	struct policy_memo helo_memo; /* the HELO judged once; cleared when it changes */
 	uint16_t helo_len;
 	uint8_t state; /* enum session_state */
 	uint8_t flags; /* SESSION_F_* */
@@ -127,8 +128,10 @@ bool session_store_helo(const struct session_env *env, struct session *s, const 
 const char *session_helo(const struct session_env *env, const struct session *s);
 
 /* Judge the session's HELO with env's policy; rcpt: the text after "RCPT
- * TO:", or NULL (at STARTTLS). Counts judged, verdicts[] and allowed. */
-enum verdict_reason session_judge(struct session_env *env, const struct session *s,
+ * TO:", or NULL (at STARTTLS). The HELO is judged in full once per HELO
+ * and policy (s->helo_memo); later RCPTs compare only the recipient's
+ * domain and the server's name. Counts judged, verdicts[] and allowed. */
+enum verdict_reason session_judge(struct session_env *env, struct session *s,
                                   const struct flow_key *key, const uint8_t *rcpt,
                                   uint32_t rcpt_len);
 

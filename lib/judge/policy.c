@@ -25,7 +25,10 @@ struct policy {
 	char psl_path[256];
 	void *attachment;
 	void (*attachment_free)(void *);
+	uint32_t generation; /* never 0, different for every policy built */
 };
+
+static uint32_t last_generation;
 
 /* The pattern callback's argument: the policy and the reader's scratch. */
 struct pattern_arg {
@@ -54,6 +57,9 @@ struct policy *policy_build(const struct policy_settings *s, char *err, size_t e
 		return NULL;
 	}
 	p->n_readers = s->n_readers > 0 ? s->n_readers : 1;
+	do
+		p->generation = __atomic_add_fetch(&last_generation, 1, __ATOMIC_RELAXED);
+	while (p->generation == 0);
 	p->suffixes = suffix_list_load(has_path(s->psl_path) ? s->psl_path : NULL, err, err_size);
 	if (p->suffixes == NULL)
 		goto fail;
@@ -155,19 +161,14 @@ bool policy_client_allowed(const struct policy *p, const struct ip_addr *client)
 	return p != NULL && client != NULL && prefix_set_contains(p->allow_clients, client);
 }
 
-enum verdict_reason policy_judge(const struct policy *p, const struct policy_input *in)
+/* The verdict context of a judgement by p (pa: the pattern callback's). */
+static void verdict_context_of(const struct policy *p, const struct policy_input *in,
+                               struct pattern_arg *pa, struct verdict_context *vc)
 {
-	struct pattern_arg pa;
-
-	if (p == NULL)
-		return VERDICT_OK;
-	/* An exempt client is never judged: its HELO is not even parsed. */
-	if (policy_client_allowed(p, in->client))
-		return VERDICT_ALLOWED;
-	pa.p = p;
-	pa.scratch =
+	pa->p = p;
+	pa->scratch =
 	    p->scratch != NULL ? p->scratch[in->reader < p->n_readers ? in->reader : 0] : NULL;
-	struct verdict_context vc = {
+	*vc = (struct verdict_context){
 	    .server_ips = p->local_ips,
 	    .n_server_ips = p->n_local_ips,
 	    .server_ip = in->server,
@@ -180,9 +181,41 @@ enum verdict_reason policy_judge(const struct policy *p, const struct policy_inp
 	    .banlist = p->banned,
 	    .suffixes = p->suffixes,
 	    .banned_pattern = p->patterns != NULL ? pattern_banned : NULL,
-	    .banned_pattern_arg = &pa,
+	    .banned_pattern_arg = pa,
 	};
+}
+
+enum verdict_reason policy_judge(const struct policy *p, const struct policy_input *in)
+{
+	struct pattern_arg pa;
+	struct verdict_context vc;
+
+	if (p == NULL)
+		return VERDICT_OK;
+	/* An exempt client is never judged: its HELO is not even parsed. */
+	if (policy_client_allowed(p, in->client))
+		return VERDICT_ALLOWED;
+	verdict_context_of(p, in, &pa, &vc);
 	return verdict_judge_helo(in->helo, in->helo_len, &vc);
+}
+
+enum verdict_reason policy_judge_memo(const struct policy *p, const struct policy_input *in,
+                                      struct policy_memo *memo)
+{
+	struct pattern_arg pa;
+	struct verdict_context vc;
+
+	if (p == NULL)
+		return VERDICT_OK;
+	verdict_context_of(p, in, &pa, &vc);
+	if (memo->generation != p->generation) {
+		if (policy_client_allowed(p, in->client))
+			memo->verdict = (struct verdict_memo){.reason = VERDICT_ALLOWED};
+		else
+			verdict_memo_make(in->helo, in->helo_len, &vc, &memo->verdict);
+		memo->generation = p->generation;
+	}
+	return verdict_memo_judge(&memo->verdict, in->helo, in->helo_len, &vc);
 }
 
 enum policy_action policy_action(const struct policy *p, enum verdict_reason reason)

@@ -93,6 +93,20 @@ struct policy_input {
  * p NULL: every session is ok. */
 enum verdict_reason policy_judge(const struct policy *p, const struct policy_input *in);
 
+/* A session's HELO judged once by a policy (policy_judge_memo). A zeroed
+ * memo holds nothing; clear it whenever the session's HELO changes. */
+struct policy_memo {
+	struct verdict_memo verdict;
+	uint32_t generation; /* the policy's that made it; 0: none */
+};
+
+/* policy_judge(p, in), judging the HELO in full only when memo was not made
+ * by p (a reload publishes a new policy), then keeping it in memo: at later
+ * RCPTs only the recipient's domain and the server's name are compared. in
+ * must name the same client, server and HELO each time. */
+enum verdict_reason policy_judge_memo(const struct policy *p, const struct policy_input *in,
+                                      struct policy_memo *memo);
+
 /* True when the client is exempt (--allow-clients). */
 bool policy_client_allowed(const struct policy *p, const struct ip_addr *client);
 

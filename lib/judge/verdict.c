@@ -79,21 +79,31 @@ bool verdict_is_special_use(const char *name, size_t len)
 	return false;
 }
 
-uint64_t verdict_name_hash(const char *name, size_t len)
+/* FNV-1a with MurmurHash3's finalizer (as banlist.c), of the bytes lower
+ * cased when fold: not keyed, which is fine, since a collision only
+ * matters against the one name the session's own server announced, or
+ * leads to a full comparison (verdict_memo_judge). */
+static uint64_t name_hash(const char *name, size_t len, bool fold)
 {
-	/* FNV-1a with MurmurHash3's finalizer (as banlist.c): not keyed, which
-	 * is fine, since a collision only matters against the one name the
-	 * session's own server announced. */
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (fold && c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = (h ^ c) * 0x100000001b3ULL;
+	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return h != 0 ? h : 1;
+}
+
+uint64_t verdict_name_hash(const char *name, size_t len)
+{
+	return name_hash(name, len, false);
 }
 
 static bool is_loopback_name(const char *name, size_t len)
@@ -139,12 +149,13 @@ static bool is_fqdn(const char *name, size_t len, const struct verdict_context *
 	return suffix_list_is_fqdn(ctx->suffixes, name);
 }
 
-enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
-                                       const struct verdict_context *ctx)
+static enum verdict_reason judge(const char *helo, size_t len, const struct verdict_context *ctx,
+                                 uint64_t *hash)
 {
 	static const struct verdict_context empty;
 	struct hostname host;
 
+	*hash = 0;
 	if (ctx == NULL)
 		ctx = &empty;
 	switch (hostname_parse(helo, len, &host)) {
@@ -160,6 +171,7 @@ enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
 	case HOSTNAME_DOMAIN:
 		break;
 	}
+	*hash = verdict_name_hash(host.name, host.len);
 	/* The operator's exemption beats every name rule: it is how a false
 	 * positive is fixed without waiting for a release. */
 	if (ctx->allowed_names != NULL && banlist_contains(ctx->allowed_names, host.name, host.len))
@@ -175,6 +187,50 @@ enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
 	if (!is_fqdn(host.name, host.len, ctx))
 		return VERDICT_NOT_FQDN;
 	return VERDICT_OK;
+}
+
+enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
+                                       const struct verdict_context *ctx)
+{
+	uint64_t hash;
+
+	return judge(helo, len, ctx, &hash);
+}
+
+enum verdict_reason verdict_memo_make(const char *helo, size_t len,
+                                      const struct verdict_context *ctx, struct verdict_memo *memo)
+{
+	struct verdict_context base = ctx != NULL ? *ctx : (struct verdict_context){0};
+
+	base.rcpt = NULL;
+	base.rcpt_len = 0;
+	base.server_name_hash = 0;
+	memo->reason = (uint8_t)judge(helo, len, &base, &memo->name_hash);
+	return (enum verdict_reason)memo->reason;
+}
+
+enum verdict_reason verdict_memo_judge(const struct verdict_memo *memo, const char *helo,
+                                       size_t len, const struct verdict_context *ctx)
+{
+	struct rcpt_address rcpt;
+	enum verdict_reason reason = (enum verdict_reason)memo->reason;
+
+	/* Only ok and not-fqdn come after matches-rcpt in precedence. */
+	if ((reason != VERDICT_OK && reason != VERDICT_NOT_FQDN) || memo->name_hash == 0 ||
+	    ctx == NULL)
+		return reason;
+	if (ctx->server_name_hash != 0 && memo->name_hash == ctx->server_name_hash)
+		return VERDICT_MATCHES_RCPT;
+	if (ctx->rcpt != NULL && rcpt_parse(ctx->rcpt, ctx->rcpt_len, &rcpt)) {
+		size_t n = rcpt.domain_len;
+		if (n > 0 && rcpt.domain[n - 1] == '.')
+			n--;
+		/* Equal names hash equal (same_domain() folds case and one
+		 * trailing dot as this does); an equal hash is confirmed. */
+		if (name_hash(rcpt.domain, n, true) == memo->name_hash)
+			return verdict_judge_helo(helo, len, ctx);
+	}
+	return reason;
 }
 
 const char *verdict_reason_name(enum verdict_reason reason)

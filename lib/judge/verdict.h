@@ -89,6 +89,28 @@ struct verdict_context {
 enum verdict_reason verdict_judge_helo(const char *helo, size_t len,
                                        const struct verdict_context *ctx);
 
+/* A session judges one HELO at every RCPT; all that changes between those
+ * judgements is matches-rcpt's recipient and the server's announced name.
+ * The rest is judged once and kept here (docs/design.md, "Judging a HELO
+ * once"). */
+struct verdict_memo {
+	uint64_t name_hash; /* verdict_name_hash() of the normalized name; 0: not a domain */
+	uint8_t reason;     /* the verdict without a recipient or a server name */
+};
+
+/* verdict_judge_helo(helo, len, ctx) with ctx's rcpt and server_name_hash
+ * left out, and what verdict_memo_judge() needs in memo. */
+enum verdict_reason verdict_memo_make(const char *helo, size_t len,
+                                      const struct verdict_context *ctx, struct verdict_memo *memo);
+
+/* verdict_judge_helo(helo, len, ctx) for the HELO memo was made from, when
+ * every field of ctx but rcpt and server_name_hash is as it was then: the
+ * memo's reason, unless it is ok or not-fqdn and the name is the server's
+ * (hash) or the recipient's domain (then judged in full, which compares
+ * the bytes). */
+enum verdict_reason verdict_memo_judge(const struct verdict_memo *memo, const char *helo,
+                                       size_t len, const struct verdict_context *ctx);
+
 /* True when name (normalized) is or lies under a special-use domain that is
  * never a mail sender's global identity (docs/design.md, "Special-use
  * names", cites the source of each): local, invalid, test, onion, alt,

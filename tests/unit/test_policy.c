@@ -99,6 +99,118 @@ static void test_patterns_work_from_every_reader(void **state)
 	policy_free(p);
 }
 
+/* Judging a HELO once (policy_judge_memo) gives what judging it in full at
+ * every RCPT gives, for every HELO, recipient, server name and client of a
+ * mix that crosses every reason and the comparisons it skips: case, a
+ * trailing dot, a subdomain that is not the domain, quoting. */
+static void test_memo_judges_as_the_full_judgement_at_every_rcpt(void **state)
+{
+	static const char *const helos[] = {"mail.example.org",
+	                                    "MAIL.Example.ORG.",
+	                                    "example.org",
+	                                    "lab-mail.net",
+	                                    "localhost",
+	                                    "[198.18.1.25]",
+	                                    "198.18.7.7",
+	                                    "server",
+	                                    "rad.internal",
+	                                    "fakedomain.xyz",
+	                                    "dyn-1-2-3-4.example.com",
+	                                    "mx.lab-mail.org",
+	                                    "rad.internal.",
+	                                    "a..b",
+	                                    "",
+	                                    " mail.example.org ",
+	                                    "za-smtp-delivery-132.mimecast.co.za",
+	                                    "co.za",
+	                                    "x.co.za"};
+	static const char *const rcpts[] = {"<bob@example.org>",
+	                                    "<bob@EXAMPLE.org.>",
+	                                    "<bob@mail.example.org>",
+	                                    "<bob@sub.mail.example.org>",
+	                                    "<\"a@b\"@server>",
+	                                    "<bob@lab-mail.net>",
+	                                    "<bob@x.co.za> SIZE=100",
+	                                    "<bob@>",
+	                                    "garbage",
+	                                    "<bob@mx.lab-mail.org>",
+	                                    "<bob@mail.example.org.>",
+	                                    "<postmaster>"};
+	static const char *const names[] = {NULL, "mx.lab-mail.org ESMTP", "MAIL.EXAMPLE.ORG",
+	                                    "example.org Hello"};
+	static const char *const clients[] = {NULL, "198.51.100.7", "192.0.2.99"};
+	struct policy_settings st;
+	(void)state;
+
+	settings_default(&st);
+	struct policy *p = build(&st);
+	unsigned checked = 0, matched = 0;
+	for (size_t c = 0; c < sizeof(clients) / sizeof(clients[0]); c++) {
+		struct ip_addr client;
+		if (clients[c] != NULL)
+			assert_true(ip_addr_parse(clients[c], strlen(clients[c]), &client));
+		for (size_t h = 0; h < sizeof(helos) / sizeof(helos[0]); h++) {
+			struct policy_memo memo = {0};
+			for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
+				for (size_t r = 0; r <= sizeof(rcpts) / sizeof(rcpts[0]); r++) {
+					const char *rcpt =
+					    r < sizeof(rcpts) / sizeof(rcpts[0]) ? rcpts[r] : NULL;
+					struct policy_input in = {
+					    .client = clients[c] != NULL ? &client : NULL,
+					    .helo = helos[h],
+					    .helo_len = strlen(helos[h]),
+					    .rcpt = rcpt,
+					    .rcpt_len = rcpt != NULL ? strlen(rcpt) : 0,
+					    .server_name =
+					        names[n] != NULL
+					            ? policy_server_name((const uint8_t *)names[n],
+					                                 strlen(names[n]))
+					            : 0,
+					    .reader = 0};
+					enum verdict_reason full = policy_judge(p, &in);
+					enum verdict_reason memo_reason =
+					    policy_judge_memo(p, &in, &memo);
+					if (full != memo_reason)
+						fail_msg("client %s helo '%s' rcpt '%s' name '%s': "
+						         "full %s, memo %s",
+						         clients[c] ? clients[c] : "-", helos[h],
+						         rcpt ? rcpt : "-",
+						         names[n] ? names[n] : "-",
+						         verdict_reason_name(full),
+						         verdict_reason_name(memo_reason));
+					checked++;
+					matched += full == VERDICT_MATCHES_RCPT;
+				}
+		}
+	}
+	assert_true(checked > 2000);
+	assert_true(matched > 50); /* the recipient and name comparisons were exercised */
+	policy_free(p);
+}
+
+/* A memo made by one policy is not trusted by the next (a reload): the HELO
+ * is judged again with the new lists. */
+static void test_memo_is_judged_again_after_a_reload(void **state)
+{
+	struct policy_settings st;
+	struct policy_memo memo = {0};
+	struct policy_input in = {
+	    .helo = "fakedomain.xyz", .helo_len = 14, .rcpt = "<a@b.org>", .rcpt_len = 9};
+	(void)state;
+
+	settings_default(&st);
+	struct policy *banned = build(&st);
+	st.banlist_path = NULL;
+	struct policy *reloaded = build(&st);
+	assert_int_equal(policy_judge_memo(banned, &in, &memo), VERDICT_BANNED);
+	assert_int_equal(policy_judge_memo(banned, &in, &memo), VERDICT_BANNED);
+	assert_int_equal(policy_judge_memo(reloaded, &in, &memo), VERDICT_OK);
+	assert_int_equal(policy_judge_memo(reloaded, &in, &memo), VERDICT_OK);
+	assert_int_equal(policy_judge_memo(NULL, &in, &memo), VERDICT_OK);
+	policy_free(banned);
+	policy_free(reloaded);
+}
+
 static void test_server_name_from_greeting_and_ehlo_reply(void **state)
 {
 	struct policy_settings s;
@@ -202,6 +314,8 @@ int main(void)
 	    cmocka_unit_test(test_exempt_helo_and_its_subdomains_are_allowed),
 	    cmocka_unit_test(test_patterns_work_from_every_reader),
 	    cmocka_unit_test(test_server_name_from_greeting_and_ehlo_reply),
+	    cmocka_unit_test(test_memo_judges_as_the_full_judgement_at_every_rcpt),
+	    cmocka_unit_test(test_memo_is_judged_again_after_a_reload),
 	    cmocka_unit_test(test_actions_per_reason_default_to_enforce),
 	    cmocka_unit_test(test_a_bad_file_builds_nothing_and_names_its_line),
 	    cmocka_unit_test(test_action_names_round_trip),
