@@ -136,6 +136,66 @@ static void test_lines_no_keyword_can_start_are_unknown(void **state)
 	                 SMTP_VERB_UNKNOWN);
 }
 
+/* The word switch and Hyperscan alone give the same verb for every keyword
+ * in every case mix, followed by each of the 256 byte values or the end,
+ * cut short, and for random lines built from keyword letters and blanks. */
+static void test_word_switch_agrees_with_hyperscan(void **state)
+{
+	struct fx *f = *state;
+	static const char *const keywords[] = {"HELO", "EHLO", "MAIL", "RCPT", "DATA",
+	                                       "BDAT", "RSET", "NOOP", "QUIT", "STARTTLS",
+	                                       "VRFY", "EXPN", "HELP", "AUTH", "STAR"};
+	uint8_t line[16];
+	unsigned compared = 0, known = 0;
+
+	for (size_t k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++) {
+		size_t n = strlen(keywords[k]);
+		for (unsigned mask = 0; mask<(1u << n); mask += n> 4 ? 37 : 1)
+			for (unsigned next = 0; next <= 256; next++) {
+				for (size_t i = 0; i < n; i++)
+					line[i] = (uint8_t)(keywords[k][i] |
+					                    ((mask >> i) & 1 ? 0x20 : 0));
+				uint32_t len = (uint32_t)n;
+				if (next < 256)
+					line[len++] = (uint8_t)next;
+				for (uint32_t cut = 0; cut <= len; cut++) {
+					enum smtp_verb a =
+					    scan_command_verb(f->commands, f->scratch, line, cut);
+					enum smtp_verb b = scan_command_verb_hyperscan(
+					    f->commands, f->scratch, line, cut);
+					if (a != b)
+						fail_msg(
+						    "'%.*s' (%u bytes): switch %d, hyperscan %d",
+						    (int)cut, (const char *)line, cut, a, b);
+					compared++;
+					known += a != SMTP_VERB_UNKNOWN;
+				}
+			}
+	}
+	srand(12);
+	static const char alphabet[] = "HELOMAICPTDSQURNVYXBhelomaicptdsqurnvyxb \t\v\f\r\n@:\0";
+	for (int r = 0; r < 200000; r++) {
+		uint32_t len = 4 + (uint32_t)(rand() % 8), i = 0;
+		/* Half of the lines start with a keyword in a random case. */
+		if (r & 1) {
+			const char *kw =
+			    keywords[rand() % (int)(sizeof(keywords) / sizeof(keywords[0]))];
+			for (; kw[i] != '\0' && i < len; i++)
+				line[i] = (uint8_t)(kw[i] | (rand() & 1 ? 0x20 : 0));
+		}
+		for (; i < len; i++)
+			line[i] = (uint8_t)alphabet[rand() % (int)(sizeof(alphabet) - 1)];
+		enum smtp_verb a = scan_command_verb(f->commands, f->scratch, line, len);
+		enum smtp_verb b = scan_command_verb_hyperscan(f->commands, f->scratch, line, len);
+		if (a != b)
+			fail_msg("'%.*s': switch %d, hyperscan %d", (int)len, (const char *)line, a,
+			         b);
+		compared++;
+	}
+	assert_true(compared > 100000);
+	assert_true(known > 1000);
+}
+
 static void test_example_patterns_file_loads(void **state)
 {
 	char err[256] = "";
@@ -338,6 +398,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	    T(test_every_verb_pattern_matches_its_keyword_in_any_case),
 	    T(test_lines_no_keyword_can_start_are_unknown),
+	    T(test_word_switch_agrees_with_hyperscan),
 	    T(test_example_patterns_file_loads),
 	    T(test_dynamic_address_names_match_and_static_names_do_not),
 	    T(test_unanchored_patterns_match_anywhere_and_anchors_bind),
