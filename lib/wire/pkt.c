@@ -37,6 +37,14 @@ static bool parse_tcp_options(const uint8_t *p, uint32_t len, struct tcp_options
 {
 	uint32_t i = 0;
 
+	/* NOP, NOP, timestamps: all a Linux or BSD peer sends after the
+	 * handshake; read directly, as the loop below would read it. */
+	if (len == 12 && rd32(p) == 0x0101080au) {
+		o->tsval = rd32(p + 4);
+		o->tsecr = rd32(p + 8);
+		o->present |= TCP_OPT_TIMESTAMP;
+		return true;
+	}
 	while (i < len) {
 		uint8_t kind = p[i];
 		uint8_t olen;
