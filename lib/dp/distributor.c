@@ -99,17 +99,16 @@ static struct rte_ring *ring(const char *kind, unsigned worker, unsigned side, u
 	char name[RTE_RING_NAMESIZE];
 
 	snprintf(name, sizeof(name), "hg_%s_%u_%u", kind, worker, side);
-	struct rte_ring *r = rte_ring_create(name, size, (int)rte_socket_id(),
-	                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *r =
+	    rte_ring_create(name, size, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (r == NULL)
 		snprintf(err, err_size, "distributor: cannot create ring %s (%u entries): %s", name,
 		         size, rte_strerror(rte_errno));
 	return r;
 }
 
-struct distributor *distributor_create(const struct config *cfg, unsigned n_workers,
-                                       bool tx_rings, uint32_t ring_size, char *err,
-                                       size_t err_size)
+struct distributor *distributor_create(const struct config *cfg, unsigned n_workers, bool tx_rings,
+                                       uint32_t ring_size, char *err, size_t err_size)
 {
 	if (n_workers == 0 || n_workers > DISTRIBUTOR_MAX_WORKERS) {
 		snprintf(err, err_size, "distributor: %u workers (1..%u)", n_workers,
@@ -217,7 +216,8 @@ static void spread(struct distributor *d, enum worker_side side)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		uint32_t h = distributor_flow_hash(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len);
+		uint32_t h =
+		    distributor_flow_hash(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len);
 		struct lane_state *st = &d->state[distributor_pick(h, d->n_workers)];
 		st->stage[st->staged++] = m;
 	}
@@ -243,15 +243,16 @@ static unsigned send_back(struct distributor *d, enum worker_side side)
 	unsigned total = 0;
 
 	for (unsigned w = 0; w < d->n_workers; w++) {
-		unsigned n = rte_ring_dequeue_burst(d->lanes[w].tx[side], (void **)pkts, BURST_MAX,
-		                                    NULL);
+		unsigned n =
+		    rte_ring_dequeue_burst(d->lanes[w].tx[side], (void **)pkts, BURST_MAX, NULL);
 		if (n == 0)
 			continue;
 		d->state[w].c.returned += n;
 		total += n;
 		uint16_t sent = 0;
 		for (int tries = 0; sent < n && tries < TX_RETRIES; tries++)
-			sent += rte_eth_tx_burst(d->ports[side], 0, pkts + sent, (uint16_t)(n - sent));
+			sent +=
+			    rte_eth_tx_burst(d->ports[side], 0, pkts + sent, (uint16_t)(n - sent));
 		d->c.transmitted += sent;
 		if (sent < n) {
 			d->c.tx_failed += n - sent;

@@ -77,9 +77,8 @@ static inline unsigned distributor_pick(uint32_t hash, unsigned n_workers)
  * fewer transmit queues than workers); else each worker sends on transmit
  * queue = its id. ring_size: entries per ring (a power of two).
  * NULL with a one-line message in err. */
-struct distributor *distributor_create(const struct config *cfg, unsigned n_workers,
-                                       bool tx_rings, uint32_t ring_size, char *err,
-                                       size_t err_size);
+struct distributor *distributor_create(const struct config *cfg, unsigned n_workers, bool tx_rings,
+                                       uint32_t ring_size, char *err, size_t err_size);
 void distributor_free(struct distributor *d);
 
 /* Worker i's lane, for worker_set_lane(). */

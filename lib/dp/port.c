@@ -66,6 +66,15 @@ int port_start(uint16_t port_id, uint16_t n_rx, uint16_t n_tx, struct rte_mempoo
 		         n_rx > n_tx ? n_rx : n_tx);
 		return -1;
 	}
+	/* The kernel fills every socket of the fanout group: a queue nobody
+	 * reads would swallow its share of the sessions. */
+	if (kernel_fanout(info.driver_name) && n_rx < info.max_rx_queues) {
+		snprintf(err, err_size,
+		         "port %u (%s) spreads sessions over %u queues (qpairs=%u), %u would be "
+		         "read; use one worker lcore per queue pair",
+		         port_id, info.driver_name, info.max_rx_queues, info.max_rx_queues, n_rx);
+		return -1;
+	}
 	memset(&conf, 0, sizeof(conf));
 	if (n_rx > 1 && !kernel_fanout(info.driver_name)) {
 		for (size_t i = 0; i < sizeof(symmetric_rss_key); i += 2) {
