@@ -36,7 +36,14 @@
 #include "dp/telemetry.h"
 #include "dp/worker.h"
 
-static volatile bool stop_requested;
+/* Every worker reads the stop flag in every loop: alone on its cache
+ * line, so that the control thread's and the console's other variables
+ * (written while traffic flows) never invalidate it (docs/design.md,
+ * "Several workers": what two threads write). */
+static struct {
+	volatile bool requested;
+	char pad[RTE_CACHE_LINE_SIZE - sizeof(bool)];
+} stop_line __rte_cache_aligned;
 static volatile sig_atomic_t reload_requested;
 static volatile sig_atomic_t stats_requested;
 
@@ -47,7 +54,7 @@ static void on_signal(int sig)
 	else if (sig == SIGUSR1)
 		stats_requested = 1;
 	else
-		stop_requested = true;
+		stop_line.requested = true;
 }
 
 static void die(const char *fmt, const char *detail)
@@ -224,6 +231,19 @@ static bool workers_alive(struct worker *const *workers, unsigned n, uint64_t *l
 	return alive;
 }
 
+/* The distributor's loop moves too (NULL: none to watch). */
+static bool distributor_alive(const struct distributor *d, uint64_t *last_loops)
+{
+	struct distributor_counters c;
+
+	if (d == NULL)
+		return true;
+	distributor_read(d, &c, NULL);
+	bool alive = c.loops != *last_loops;
+	*last_loops = c.loops;
+	return alive;
+}
+
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
 {
 	uint64_t rx = 0;
@@ -383,7 +403,16 @@ int main(int argc, char **argv)
 		workers[i] = worker_create(i, &shared, err, sizeof(err));
 		if (workers[i] == NULL)
 			die("%s", err);
-		worker_set_stop_flag(workers[i], &stop_requested);
+		worker_set_stop_flag(workers[i], &stop_line.requested);
+	}
+	struct distributor *dist = NULL;
+	if (layout.distribute) {
+		dist = distributor_create(&cfg, n_workers, layout.tx_rings, DISTRIBUTOR_RING_SIZE,
+		                          err, sizeof(err));
+		if (dist == NULL)
+			die("%s", err);
+		for (unsigned i = 0; i < n_workers; i++)
+			worker_set_lane(workers[i], distributor_lane(dist, i));
 	}
 
 	control.cfg = &cfg;
@@ -392,7 +421,8 @@ int main(int argc, char **argv)
 	control.mbufs = pool;
 	control.events = events_out;
 	control.reload = &reload_requested;
-	control.stop = &stop_requested;
+	control.stop = &stop_line.requested;
+	control.dist = dist;
 	if (control_init(&control) != 0)
 		die("%s", "out of memory");
 	if (telemetry_register(&control) != 0)
@@ -405,15 +435,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "helogate: packet capture (dpdk-dumpcap) unavailable: %s\n",
 		        rte_strerror(rte_errno));
 
-	struct distributor *dist = NULL;
-	if (layout.distribute) {
-		dist = distributor_create(&cfg, n_workers, layout.tx_rings, DISTRIBUTOR_RING_SIZE,
-		                          err, sizeof(err));
-		if (dist == NULL)
-			die("%s", err);
-		for (unsigned i = 0; i < n_workers; i++)
-			worker_set_lane(workers[i], distributor_lane(dist, i));
-	}
 	for (unsigned i = 0; i < n_ports; i++) {
 		uint16_t n_rx = layout.distribute ? 1 : (uint16_t)n_workers;
 		uint16_t n_tx = layout.tx_rings ? 1 : (uint16_t)n_workers;
@@ -455,7 +476,7 @@ int main(int argc, char **argv)
 	log_policy("policy loaded", first);
 	notify_ready(run_status);
 	uint64_t watchdog_ms = notify_watchdog_ms() / 2, last_watchdog_ms = worker_clock_ms();
-	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops));
+	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops)), dist_last_loops = 0;
 	if (last_loops == NULL)
 		die("%s", "out of memory");
 	struct console_period period = {0};
@@ -473,7 +494,7 @@ int main(int argc, char **argv)
 	uint64_t last_rx = 0, last_change_ms = worker_clock_ms(), last_stats_ms = last_change_ms;
 	uint64_t last_loss_report_ms = last_change_ms, losses_reported = 0;
 	uint64_t loss_report_ms = cfg.stats_interval_ms ? cfg.stats_interval_ms : 10000;
-	while (!stop_requested) {
+	while (!stop_line.requested) {
 		unsigned written = drain_events(workers, n_workers, events_out, &event_fmt);
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
@@ -500,7 +521,8 @@ int main(int argc, char **argv)
 		}
 		if (watchdog_ms && now - last_watchdog_ms >= watchdog_ms) {
 			last_watchdog_ms = now;
-			if (workers_alive(workers, n_workers, last_loops))
+			bool dist_alive = distributor_alive(dist, &dist_last_loops);
+			if (workers_alive(workers, n_workers, last_loops) && dist_alive)
 				notify_watchdog();
 			else
 				fprintf(stderr, "helogate: a worker lcore is not polling: "
@@ -530,7 +552,7 @@ int main(int argc, char **argv)
 		if (written == 0)
 			usleep(1000);
 	}
-	stop_requested = true;
+	stop_line.requested = true;
 	console_stop(); /* the terminal back in its mode before anything is printed */
 	notify_stopping();
 	/* The workers first: the distributor then sends what they handed
