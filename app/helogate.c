@@ -231,6 +231,27 @@ static bool workers_alive(struct worker *const *workers, unsigned n, uint64_t *l
 	return alive;
 }
 
+/* Whether two lcores may run on one CPU (--lcores 1@1,2@1): handing
+ * packets from one busy-polling thread to another then waits for the
+ * scheduler's time slices. */
+static bool lcores_share_cpus(void)
+{
+	rte_cpuset_t seen, set;
+	unsigned lcore;
+
+	CPU_ZERO(&seen);
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		set = rte_lcore_cpuset(lcore);
+		rte_cpuset_t both;
+		CPU_AND(&both, &seen, &set);
+		if (CPU_COUNT(&both) > 0)
+			return true;
+		CPU_OR(&seen, &seen, &set);
+	}
+	return false;
+}
+
 /* The distributor's loop moves too (NULL: none to watch). */
 static bool distributor_alive(const struct distributor *d, uint64_t *last_loops)
 {
@@ -413,6 +434,12 @@ int main(int argc, char **argv)
 			die("%s", err);
 		for (unsigned i = 0; i < n_workers; i++)
 			worker_set_lane(workers[i], distributor_lane(dist, i));
+		if (lcores_share_cpus()) {
+			distributor_set_yield(dist, true);
+			fprintf(stderr,
+			        "helogate: lcores share CPUs: the distributor and the workers "
+			        "yield the CPU when idle\n");
+		}
 	}
 
 	control.cfg = &cfg;

@@ -1,5 +1,6 @@
 #include "dp/distributor.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct distributor_lane {
 	uint16_t ports[WORKER_SIDE_COUNT];
 	uint16_t queue;   /* the worker's transmit queue without rings */
 	uint32_t tx_room; /* free transmit-ring entries a worker needs to read on */
+	bool yield;       /* lcores share CPUs: give the CPU up when idle */
 } __rte_cache_aligned;
 
 /* What the distributor writes per worker: its staging batch and counters. */
@@ -34,6 +36,7 @@ struct distributor {
 	uint16_t ports[WORKER_SIDE_COUNT];
 	uint16_t burst;
 	bool tx_rings;
+	bool yield; /* lcores share CPUs: give the CPU up when idle */
 	bool stop;
 	struct distributor_lane *lanes; /* n_workers, read by the workers */
 	struct lane_state *state;       /* n_workers, written by the distributor */
@@ -195,22 +198,22 @@ struct distributor_lane *distributor_lane(struct distributor *d, unsigned worker
 	return &d->lanes[worker];
 }
 
-/* Read one port and put each packet on its worker's ring. The port is not
+/* Read one port and put each packet on its worker's ring; returns how many. The port is not
  * read while any of the side's rings could not take a whole burst: the
  * port's own queue holds the excess (and counts what it must drop), as it
  * does in front of a single worker. */
-static void spread(struct distributor *d, enum worker_side side)
+static unsigned spread(struct distributor *d, enum worker_side side)
 {
 	struct rte_mbuf *pkts[BURST_MAX];
 
 	for (unsigned w = 0; w < d->n_workers; w++)
 		if (rte_ring_free_count(d->lanes[w].rx[side]) < d->burst) {
 			d->c.rx_paused++;
-			return;
+			return 0;
 		}
 	uint16_t n = rte_eth_rx_burst(d->ports[side], 0, pkts, d->burst);
 	if (n == 0)
-		return;
+		return 0;
 	d->c.received += n;
 	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -234,6 +237,7 @@ static void spread(struct distributor *d, enum worker_side side)
 		}
 		st->staged = 0;
 	}
+	return n;
 }
 
 /* Send what the workers handed back for one side; returns how many. */
@@ -267,11 +271,14 @@ int distributor_run(void *arg)
 	struct distributor *d = arg;
 
 	while (!__atomic_load_n(&d->stop, __ATOMIC_RELAXED)) {
+		unsigned moved = 0;
 		for (unsigned s = 0; s < d->n_sides; s++)
-			spread(d, d->sides[s]);
+			moved += spread(d, d->sides[s]);
 		if (d->tx_rings)
 			for (unsigned s = 0; s < d->n_sides; s++)
-				send_back(d, d->sides[s]);
+				moved += send_back(d, d->sides[s]);
+		if (moved == 0 && d->yield)
+			sched_yield();
 		__atomic_store_n(&d->c.loops, d->c.loops + 1, __ATOMIC_RELAXED);
 	}
 	/* The workers have returned: what they handed back leaves, what they
@@ -305,7 +312,10 @@ uint16_t distributor_lane_rx(struct distributor_lane *l, enum worker_side side,
 	for (unsigned s = 0; s < WORKER_SIDE_COUNT; s++)
 		if (l->tx[s] != NULL && rte_ring_free_count(l->tx[s]) < l->tx_room)
 			return 0;
-	return (uint16_t)rte_ring_dequeue_burst(l->rx[side], (void **)pkts, n, NULL);
+	uint16_t got = (uint16_t)rte_ring_dequeue_burst(l->rx[side], (void **)pkts, n, NULL);
+	if (got == 0 && l->yield)
+		sched_yield();
+	return got;
 }
 
 uint16_t distributor_lane_tx(struct distributor_lane *l, enum worker_side side,
@@ -314,6 +324,13 @@ uint16_t distributor_lane_tx(struct distributor_lane *l, enum worker_side side,
 	if (l->tx[side] == NULL)
 		return rte_eth_tx_burst(l->ports[side], l->queue, pkts, n);
 	return (uint16_t)rte_ring_enqueue_burst(l->tx[side], (void **)pkts, n, NULL);
+}
+
+void distributor_set_yield(struct distributor *d, bool on)
+{
+	d->yield = on;
+	for (unsigned w = 0; w < d->n_workers; w++)
+		d->lanes[w].yield = on;
 }
 
 unsigned distributor_workers(const struct distributor *d)

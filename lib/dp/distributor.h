@@ -104,6 +104,12 @@ uint16_t distributor_lane_rx(struct distributor_lane *l, enum worker_side side,
 uint16_t distributor_lane_tx(struct distributor_lane *l, enum worker_side side,
                              struct rte_mbuf **pkts, uint16_t n);
 
+/* Lcores that share a CPU (a test or lab machine with fewer CPUs than
+ * lcores): the distributor and the workers give the CPU up (sched_yield)
+ * when a poll found nothing, instead of spinning out their time slice while
+ * the thread they wait for cannot run. Off by default; call before launch. */
+void distributor_set_yield(struct distributor *d, bool on);
+
 unsigned distributor_workers(const struct distributor *d);
 bool distributor_has_tx_rings(const struct distributor *d);
 /* A snapshot (relaxed loads; any thread). */
