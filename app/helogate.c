@@ -489,16 +489,13 @@ int main(int argc, char **argv)
 		if (rc != 0)
 			die("%s", "cannot launch a worker lcore");
 	}
-	char run_status[160], spread[64];
+	char run_status[192], spread[80] = "";
 	if (dist != NULL)
-		snprintf(spread, sizeof(spread), "distributed by lcore %u (transmit %s)",
-		         dist_lcore, layout.tx_rings ? "by the distributor" : "by each worker");
-	else
-		snprintf(spread, sizeof(spread), "%s",
-		         n_workers > 1 ? "one queue each" : "one queue");
-	snprintf(run_status, sizeof(run_status), "%u worker(s) %s, %s mode, %s", n_workers, spread,
+		snprintf(spread, sizeof(spread), ", distributed by lcore %u (transmit by %s)",
+		         dist_lcore, layout.tx_rings ? "the distributor" : "each worker");
+	snprintf(run_status, sizeof(run_status), "%u worker(s), %s mode, %s%s", n_workers,
 	         cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
-	         cfg.single_port ? "single-port lab layout" : "inline layout");
+	         cfg.single_port ? "single-port lab layout" : "inline layout", spread);
 	fprintf(stderr, "helogate: %s\n", run_status);
 	log_policy("policy loaded", first);
 	notify_ready(run_status);

@@ -788,7 +788,8 @@ def case_workers(work):
                 continue
             expected, got, st, pcap, out, log = res
             b_expected, b_got, b_st = base[kind][:3]
-            check(f"{n} worker(s) distributed by lcore 1" in log,
+            check(f"{n} worker(s), {kind} mode, single-port lab layout, distributed by lcore 1"
+                  in log,
                   f"{name}: {n} workers behind the distributor (auto: net_pcap has no RSS)",
                   log[-600:])
             check("distributor" in st and st["distributor"]["workers_fed"] == n,
@@ -826,7 +827,7 @@ def case_workers(work):
     for lcores, extra, needle, rc in (
             (lcore_map(3), ["--distribute", "no"], "--distribute yes", 2),
             ("0,1", ["--distribute", "yes"], "two worker lcores", 2),
-            (lcore_map(4), ["--distribute", "yes"], "2 worker(s) distributed", 0)):
+            (lcore_map(4), ["--distribute", "yes"], "distributed by lcore 1", 0)):
         r = run([REPLAY, pcap, "--no-summary"] + LAB_OPTIONS + extra,
                 env=dict(os.environ, HELOGATE=HELOGATE, HELOGATE_LCORES=lcores))
         lines = [l for l in r.stderr.splitlines() if needle in l]
