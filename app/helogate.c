@@ -25,6 +25,7 @@
 #include "judge/policy.h"
 #include "dp/console.h"
 #include "dp/control.h"
+#include "dp/distributor.h"
 #include "filter/event.h"
 #include "filter/event_log.h"
 #include "dp/notify.h"
@@ -35,7 +36,14 @@
 #include "dp/telemetry.h"
 #include "dp/worker.h"
 
-static volatile bool stop_requested;
+/* Every worker reads the stop flag in every loop: alone on its cache
+ * line, so that the control thread's and the console's other variables
+ * (written while traffic flows) never invalidate it (docs/design.md,
+ * "Several workers": what two threads write). */
+static struct {
+	volatile bool requested;
+	char pad[RTE_CACHE_LINE_SIZE - sizeof(bool)];
+} stop_line __rte_cache_aligned;
 static volatile sig_atomic_t reload_requested;
 static volatile sig_atomic_t stats_requested;
 
@@ -46,7 +54,7 @@ static void on_signal(int sig)
 	else if (sig == SIGUSR1)
 		stats_requested = 1;
 	else
-		stop_requested = true;
+		stop_line.requested = true;
 }
 
 static void die(const char *fmt, const char *detail)
@@ -223,6 +231,40 @@ static bool workers_alive(struct worker *const *workers, unsigned n, uint64_t *l
 	return alive;
 }
 
+/* Whether two lcores may run on one CPU (--lcores 1@1,2@1): handing
+ * packets from one busy-polling thread to another then waits for the
+ * scheduler's time slices. */
+static bool lcores_share_cpus(void)
+{
+	rte_cpuset_t seen, set;
+	unsigned lcore;
+
+	CPU_ZERO(&seen);
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		set = rte_lcore_cpuset(lcore);
+		rte_cpuset_t both;
+		CPU_AND(&both, &seen, &set);
+		if (CPU_COUNT(&both) > 0)
+			return true;
+		CPU_OR(&seen, &seen, &set);
+	}
+	return false;
+}
+
+/* The distributor's loop moves too (NULL: none to watch). */
+static bool distributor_alive(const struct distributor *d, uint64_t *last_loops)
+{
+	struct distributor_counters c;
+
+	if (d == NULL)
+		return true;
+	distributor_read(d, &c, NULL);
+	bool alive = c.loops != *last_loops;
+	*last_loops = c.loops;
+	return alive;
+}
+
 static uint64_t total_rx(struct worker *const *workers, unsigned n)
 {
 	uint64_t rx = 0;
@@ -230,6 +272,60 @@ static uint64_t total_rx(struct worker *const *workers, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		rx += __atomic_load_n(&worker_counters(workers[i])->rx_packets, __ATOMIC_RELAXED);
 	return rx;
+}
+
+/* Ring entries per worker and side with software distribution: 32 bursts
+ * of 32, so a worker's short stall does not pause the port. */
+#define DISTRIBUTOR_RING_SIZE 1024
+
+/* How the worker lcores share the ports (docs/design.md, "Several
+ * workers"): each reads its own queue of every port (RSS, or the kernel's
+ * fanout for net_af_packet), or the first one distributes in software. */
+struct layout {
+	unsigned n_workers; /* lcores that inspect */
+	bool distribute;    /* the first worker lcore distributes */
+	bool tx_rings;      /* with distribution: workers hand back what they send */
+};
+
+static struct layout choose_layout(const struct config *cfg, const uint16_t *ports,
+                                   unsigned n_ports, unsigned n_lcores)
+{
+	struct layout l = {.n_workers = n_lcores};
+	struct port_capacity cap;
+	bool queues_ok = true, tx_ok = true;
+	unsigned short_port = 0;
+	char err[256];
+
+	for (unsigned i = 0; i < n_ports; i++) {
+		if (port_capacity(ports[i], &cap, err, sizeof(err)) != 0)
+			die("%s", err);
+		if (cap.max_rx_queues < n_lcores || cap.max_tx_queues < n_lcores ||
+		    (n_lcores > 1 && !cap.spreads)) {
+			if (queues_ok)
+				short_port = i;
+			queues_ok = false;
+		}
+		if (cap.max_tx_queues < n_lcores - 1)
+			tx_ok = false;
+	}
+	l.distribute = cfg->distribute == CONFIG_DISTRIBUTE_YES ||
+	               (cfg->distribute == CONFIG_DISTRIBUTE_AUTO && !queues_ok && n_lcores > 1);
+	if (!l.distribute)
+		return l;
+	if (n_lcores < 2)
+		die("%s", "--distribute yes needs two worker lcores besides the main one: one "
+		          "distributes, the others inspect (e.g. -l 0,1,2)");
+	l.n_workers = n_lcores - 1;
+	l.tx_rings = !tx_ok;
+	if (cfg->distribute == CONFIG_DISTRIBUTE_AUTO) {
+		port_capacity(ports[short_port], &cap, err, sizeof(err));
+		fprintf(stderr,
+		        "helogate: port %u (%s) has %u RX queue(s)%s for %u worker lcores: "
+		        "software distribution (--distribute auto)\n",
+		        ports[short_port], cap.driver, cap.max_rx_queues,
+		        cap.spreads ? "" : " and no RSS", n_lcores);
+	}
+	return l;
 }
 
 int main(int argc, char **argv)
@@ -276,9 +372,18 @@ int main(int argc, char **argv)
 	}
 
 	/* Shared read-only state, all loaded before any traffic flows. */
-	unsigned n_workers = rte_lcore_count() - 1;
-	if (n_workers == 0)
+	if (rte_lcore_count() < 2)
 		die("%s", "need at least one worker lcore besides the main one (e.g. -l 0,1)");
+	uint16_t ports[2];
+	unsigned n_ports = 0;
+	if (cfg.single_port) {
+		ports[n_ports++] = cfg.lab_port;
+	} else {
+		ports[n_ports++] = cfg.outside_port;
+		ports[n_ports++] = cfg.inside_port;
+	}
+	struct layout layout = choose_layout(&cfg, ports, n_ports, rte_lcore_count() - 1);
+	unsigned n_workers = layout.n_workers;
 	struct policy_rcu *policy = policy_rcu_create(n_workers);
 	if (policy == NULL)
 		die("%s", "cannot allocate the policy's RCU state");
@@ -319,7 +424,22 @@ int main(int argc, char **argv)
 		workers[i] = worker_create(i, &shared, err, sizeof(err));
 		if (workers[i] == NULL)
 			die("%s", err);
-		worker_set_stop_flag(workers[i], &stop_requested);
+		worker_set_stop_flag(workers[i], &stop_line.requested);
+	}
+	struct distributor *dist = NULL;
+	if (layout.distribute) {
+		dist = distributor_create(&cfg, n_workers, layout.tx_rings, DISTRIBUTOR_RING_SIZE,
+		                          err, sizeof(err));
+		if (dist == NULL)
+			die("%s", err);
+		for (unsigned i = 0; i < n_workers; i++)
+			worker_set_lane(workers[i], distributor_lane(dist, i));
+		if (lcores_share_cpus()) {
+			distributor_set_yield(dist, true);
+			fprintf(stderr,
+			        "helogate: lcores share CPUs: the distributor and the workers "
+			        "yield the CPU when idle\n");
+		}
 	}
 
 	control.cfg = &cfg;
@@ -328,7 +448,8 @@ int main(int argc, char **argv)
 	control.mbufs = pool;
 	control.events = events_out;
 	control.reload = &reload_requested;
-	control.stop = &stop_requested;
+	control.stop = &stop_line.requested;
+	control.dist = dist;
 	if (control_init(&control) != 0)
 		die("%s", "out of memory");
 	if (telemetry_register(&control) != 0)
@@ -341,17 +462,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "helogate: packet capture (dpdk-dumpcap) unavailable: %s\n",
 		        rte_strerror(rte_errno));
 
-	uint16_t ports[2];
-	unsigned n_ports = 0;
-	if (cfg.single_port) {
-		ports[n_ports++] = cfg.lab_port;
-	} else {
-		ports[n_ports++] = cfg.outside_port;
-		ports[n_ports++] = cfg.inside_port;
-	}
-	for (unsigned i = 0; i < n_ports; i++)
-		if (port_start(ports[i], (uint16_t)n_workers, pool, err, sizeof(err)) != 0)
+	for (unsigned i = 0; i < n_ports; i++) {
+		uint16_t n_rx = layout.distribute ? 1 : (uint16_t)n_workers;
+		uint16_t n_tx = layout.tx_rings ? 1 : (uint16_t)n_workers;
+		if (port_start(ports[i], n_rx, n_tx, pool, err, sizeof(err)) != 0)
 			die("%s", err);
+	}
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -360,22 +476,31 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* a closed events reader is a write error, counted */
 
 	unsigned next = 0;
-	unsigned lcore;
+	unsigned lcore, dist_lcore = RTE_MAX_LCORE;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	{
-		if (rte_eal_remote_launch(worker_run, workers[next], lcore) != 0)
+		int rc;
+		if (dist != NULL && dist_lcore == RTE_MAX_LCORE) {
+			dist_lcore = lcore;
+			rc = rte_eal_remote_launch(distributor_run, dist, lcore);
+		} else {
+			rc = rte_eal_remote_launch(worker_run, workers[next++], lcore);
+		}
+		if (rc != 0)
 			die("%s", "cannot launch a worker lcore");
-		next++;
 	}
-	char run_status[128];
-	snprintf(run_status, sizeof(run_status), "%u worker(s), %s mode, %s", n_workers,
+	char run_status[192], spread[80] = "";
+	if (dist != NULL)
+		snprintf(spread, sizeof(spread), ", distributed by lcore %u (transmit by %s)",
+		         dist_lcore, layout.tx_rings ? "the distributor" : "each worker");
+	snprintf(run_status, sizeof(run_status), "%u worker(s), %s mode, %s%s", n_workers,
 	         cfg.mode == CONFIG_MODE_DETECT ? "detect" : "enforce",
-	         cfg.single_port ? "single-port lab layout" : "inline layout");
+	         cfg.single_port ? "single-port lab layout" : "inline layout", spread);
 	fprintf(stderr, "helogate: %s\n", run_status);
 	log_policy("policy loaded", first);
 	notify_ready(run_status);
 	uint64_t watchdog_ms = notify_watchdog_ms() / 2, last_watchdog_ms = worker_clock_ms();
-	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops));
+	uint64_t *last_loops = calloc(n_workers, sizeof(*last_loops)), dist_last_loops = 0;
 	if (last_loops == NULL)
 		die("%s", "out of memory");
 	struct console_period period = {0};
@@ -393,7 +518,7 @@ int main(int argc, char **argv)
 	uint64_t last_rx = 0, last_change_ms = worker_clock_ms(), last_stats_ms = last_change_ms;
 	uint64_t last_loss_report_ms = last_change_ms, losses_reported = 0;
 	uint64_t loss_report_ms = cfg.stats_interval_ms ? cfg.stats_interval_ms : 10000;
-	while (!stop_requested) {
+	while (!stop_line.requested) {
 		unsigned written = drain_events(workers, n_workers, events_out, &event_fmt);
 		uint64_t now = worker_clock_ms();
 		if (reload_requested) {
@@ -420,7 +545,8 @@ int main(int argc, char **argv)
 		}
 		if (watchdog_ms && now - last_watchdog_ms >= watchdog_ms) {
 			last_watchdog_ms = now;
-			if (workers_alive(workers, n_workers, last_loops))
+			bool dist_alive = distributor_alive(dist, &dist_last_loops);
+			if (workers_alive(workers, n_workers, last_loops) && dist_alive)
 				notify_watchdog();
 			else
 				fprintf(stderr, "helogate: a worker lcore is not polling: "
@@ -450,9 +576,16 @@ int main(int argc, char **argv)
 		if (written == 0)
 			usleep(1000);
 	}
-	stop_requested = true;
+	stop_line.requested = true;
 	console_stop(); /* the terminal back in its mode before anything is printed */
 	notify_stopping();
+	/* The workers first: the distributor then sends what they handed
+	 * back and counts what they never read. */
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	if (lcore != dist_lcore)
+		rte_eal_wait_lcore(lcore);
+	if (dist != NULL)
+		distributor_stop(dist);
 	rte_eal_mp_wait_lcore();
 	telemetry_detach();
 	if (pdump)
@@ -465,8 +598,8 @@ int main(int argc, char **argv)
 		event_log_close(events_out);
 	uint64_t write_failed = events_out != NULL ? events_out->write_failed : 0;
 	if (stats_out != NULL)
-		stats_write_json(stats_out, workers, n_workers, rte_mempool_in_use_count(pool),
-		                 write_failed);
+		stats_write_json(stats_out, workers, n_workers, dist,
+		                 rte_mempool_in_use_count(pool), write_failed);
 	stats_write_line(stderr, workers, n_workers);
 	report_event_losses(events_out, &losses_reported);
 	struct worker_counters total;
@@ -484,6 +617,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < n_workers; i++)
 		worker_free(workers[i]);
 	free(workers);
+	distributor_free(dist);
 	free(last_loops);
 	control_free(&control);
 	console_period_free(&period);

@@ -37,7 +37,11 @@
 #   HELOGATE       the binary (default <source root>/build/app/helogate)
 #   HG_LAB_BANLIST banned HELO names (default tests/data/banlist.txt, the
 #                  project's standard lab context, tests/data/lab-context.md)
-#   HELOGATE_LCORES EAL core list (default 0,1)
+#   HELOGATE_LCORES EAL core list (default 0,1); a map such as 0@0,1@1,2@1
+#                  goes to --lcores (several workers on fewer CPUs)
+#   HG_LAB_QPAIRS  queue pairs of each net_af_packet port (default 1); N > 1
+#                  gives N workers a queue each, filled by the kernel's
+#                  PACKET_FANOUT_HASH (symmetric flow hash)
 #   HG_LAB_TTL     seconds after which helogate stops by itself (default 900)
 #   HELOGATE_ARGS  more helogate options, appended to those after 'up --'
 #                  (split on spaces)
@@ -128,11 +132,15 @@ bridge_start() {
 		# A watcher subshell records helogate's exit status (helogate.exit:
 		# 0 after a clean stop; 134 = an assertion) and the timeout
 		# wrapper's pid. 9>&-: neither may inherit the lab's lock.
+		local lcores=${HELOGATE_LCORES:-0,1} lflag=-l qp=${HG_LAB_QPAIRS:-1}
+		case "$lcores" in *@* | *"("*) lflag=--lcores ;; esac
+		[[ "$qp" =~ ^[1-8]$ ]] || die "HG_LAB_QPAIRS must be 1..8, not '$qp'"
 		(
 			timeout -s INT -k 10 "${HG_LAB_TTL:-900}" \
-				"$HELOGATE" -l "${HELOGATE_LCORES:-0,1}" --no-huge --no-pci -m 1024 --no-shconf \
+				"$HELOGATE" "$lflag" "$lcores" --no-huge --no-pci -m 1024 --no-shconf \
 				--file-prefix "hg-lab-$$" --log-level warning \
-				--vdev "net_af_packet0,iface=$CLIENT_PORT" --vdev "net_af_packet1,iface=$SERVER_PORT" -- \
+				--vdev "net_af_packet0,iface=$CLIENT_PORT,qpairs=$qp" \
+				--vdev "net_af_packet1,iface=$SERVER_PORT,qpairs=$qp" -- \
 				--outside 0 --inside 1 --mode "$mode" "${ctx[@]}" --events "$LOG_DIR/events.jsonl" \
 				--stats "$LOG_DIR/stats.json" "$@" \
 				>>"$LOG_DIR/helogate.out" 2>>"$LOG_DIR/helogate.err" </dev/null &

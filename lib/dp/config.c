@@ -67,6 +67,7 @@ enum config_key {
 	KEY_TIMEOUT_IDLE,
 	KEY_TIMEOUT_CLOSING,
 	KEY_BURST,
+	KEY_DISTRIBUTE,
 	KEY_MBUFS,
 	KEY_EXIT_IDLE,
 	KEY_STATS_INTERVAL,
@@ -109,6 +110,7 @@ static const struct option long_options[] = {
     {"timeout-idle", required_argument, NULL, KEY_TIMEOUT_IDLE},
     {"timeout-closing", required_argument, NULL, KEY_TIMEOUT_CLOSING},
     {"burst", required_argument, NULL, KEY_BURST},
+    {"distribute", required_argument, NULL, KEY_DISTRIBUTE},
     {"mbufs", required_argument, NULL, KEY_MBUFS},
     {"exit-idle", required_argument, NULL, KEY_EXIT_IDLE},
     {"stats-interval", required_argument, NULL, KEY_STATS_INTERVAL},
@@ -195,6 +197,13 @@ void config_print_usage(const char *prog)
 	    "  --frag-timeout MS      how long a datagram's fragments wait (default 30000)\n"
 	    "  --timeout-syn S, --timeout-idle S, --timeout-closing S   flow timers (30, 360, 10)\n"
 	    "  --burst N              receive burst size (default 32)\n"
+	    "workers (one per EAL worker lcore, set before '--'):\n"
+	    "  --distribute auto|yes|no  yes: the first worker lcore reads every port and\n"
+	    "                         spreads sessions over the others by a symmetric hash\n"
+	    "                         of the IP addresses (ports without RSS: net_pcap,\n"
+	    "                         single-queue devices); no: each worker reads its own\n"
+	    "                         queue of each port (RSS); auto (default): no where\n"
+	    "                         every port has a queue per worker, else yes\n"
 	    "  --mbufs N              mbuf pool size (default 16383)\n"
 	    "  --verify-checksums yes|no  check TCP checksums in software when the port did not\n"
 	    "  --exit-idle MS         stop after MS milliseconds without a packet (replays)\n"
@@ -376,6 +385,17 @@ static int config_set(struct config *cfg, int key, const char *value, char *err,
 		if (!parse_uint(value, 512, &v) || v < 1)
 			return fail(err, err_size, where, key, "must be 1..512, not", value);
 		cfg->rx_burst = (uint32_t)v;
+		return 0;
+	case KEY_DISTRIBUTE:
+		if (strcmp(value, "auto") == 0)
+			cfg->distribute = CONFIG_DISTRIBUTE_AUTO;
+		else if (strcmp(value, "yes") == 0)
+			cfg->distribute = CONFIG_DISTRIBUTE_YES;
+		else if (strcmp(value, "no") == 0)
+			cfg->distribute = CONFIG_DISTRIBUTE_NO;
+		else
+			return fail(err, err_size, where, key, "must be auto, yes or no, not",
+			            value);
 		return 0;
 	case KEY_MBUFS:
 		if (!parse_uint(value, 1u << 26, &v) || v < 1023)

@@ -30,6 +30,12 @@
 
 enum config_mode { CONFIG_MODE_DETECT, CONFIG_MODE_ENFORCE };
 
+/* --distribute: how packets reach several workers. AUTO: the ports' queues
+ * (RSS) where every port gives one per worker, else software distribution
+ * (dp/distributor) on the first worker lcore; YES: always software; NO:
+ * never (a port without enough queues is an error). */
+enum config_distribute { CONFIG_DISTRIBUTE_AUTO, CONFIG_DISTRIBUTE_YES, CONFIG_DISTRIBUTE_NO };
+
 struct config {
 	enum config_mode mode;
 	bool check_only;       /* --check-config: load everything, start nothing */
@@ -65,6 +71,7 @@ struct config {
 	uint32_t line_max;          /* longest command line parsed (RFC 5321 says 512) */
 	uint32_t timeout_syn_ms, timeout_idle_ms, timeout_closing_ms;
 	uint32_t rx_burst;
+	enum config_distribute distribute;
 	uint32_t mbufs; /* mbuf pool size */
 	uint32_t
 	    exit_idle_ms; /* 0 = run until a signal; else stop after this long without packets */

@@ -67,6 +67,8 @@ enum control_action {
 	CONTROL_ACTION_OFF
 };
 
+struct distributor;
+
 struct control {
 	const struct config *cfg;
 	struct worker *const *workers;
@@ -79,6 +81,7 @@ struct control {
 	struct worker_counters *baseline; /* per worker, the console's "clear stats" */
 	uint64_t cleared_ms;              /* when (worker_clock_ms), 0: never */
 	uint8_t actions[VERDICT_COUNT];   /* enum control_action requested per reason */
+	const struct distributor *dist;   /* software distribution; NULL: none */
 };
 
 /* Set up for n workers (all fields above given by the caller except mode,

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "dp/distributor.h"
 #include "dp/worker.h"
 
 static uint64_t read_counter(const uint64_t *p)
@@ -107,7 +108,8 @@ static void write_object(FILE *out, const struct worker_counters *c, uint64_t he
 	fprintf(out, "}}");
 }
 
-void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint64_t mbufs_in_use,
+void stats_write_json(FILE *out, struct worker *const *workers, unsigned n,
+                      const struct distributor *dist, uint64_t mbufs_in_use,
                       uint64_t events_write_failed)
 {
 	struct worker_counters total;
@@ -125,7 +127,12 @@ void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint
 			fputc(',', out);
 		write_object(out, worker_counters(workers[i]), worker_held(workers[i]));
 	}
-	fprintf(out, "],\"mbufs_in_use\":%llu,\"events_write_failed\":%llu}\n",
+	fputc(']', out);
+	if (dist != NULL) {
+		fputc(',', out);
+		distributor_write_json(out, dist, &total, held);
+	}
+	fprintf(out, ",\"mbufs_in_use\":%llu,\"events_write_failed\":%llu}\n",
 	        (unsigned long long)mbufs_in_use, (unsigned long long)events_write_failed);
 	fflush(out);
 }

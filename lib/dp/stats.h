@@ -12,14 +12,18 @@
 #include "filter/counters.h"
 
 struct worker;
+struct distributor;
 
 /* Sum the counters of n workers into *total. */
 void stats_sum(struct worker *const *workers, unsigned n, struct worker_counters *total);
 
 /* Write {"total":{...},"workers":[{...},...],"mbufs_in_use":N,
- * "events_write_failed":N} and a newline. events_write_failed: events the
- * writer could not write to the events file (the control thread's count). */
-void stats_write_json(FILE *out, struct worker *const *workers, unsigned n, uint64_t mbufs_in_use,
+ * "events_write_failed":N} and a newline; with software distribution (dist
+ * not NULL) also "distributor":{...} (dp/distributor.h). events_write_failed:
+ * events the writer could not write to the events file (the control
+ * thread's count). */
+void stats_write_json(FILE *out, struct worker *const *workers, unsigned n,
+                      const struct distributor *dist, uint64_t mbufs_in_use,
                       uint64_t events_write_failed);
 
 /* One human-readable line: packets, sessions, verdicts, drops. */

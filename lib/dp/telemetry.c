@@ -8,6 +8,7 @@
 #include <rte_version.h>
 
 #include "dp/control.h"
+#include "dp/distributor.h"
 #include "dp/worker.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -255,6 +256,10 @@ static int config_answer(struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "timeout_closing", cfg->timeout_closing_ms / 1000);
 	rte_tel_data_add_dict_u64(d, "takeover_wait", cfg->takeover_wait_ms);
 	rte_tel_data_add_dict_u64(d, "burst", cfg->rx_burst);
+	rte_tel_data_add_dict_string(d, "distribute",
+	                             cfg->distribute == CONFIG_DISTRIBUTE_YES  ? "yes"
+	                             : cfg->distribute == CONFIG_DISTRIBUTE_NO ? "no"
+	                                                                       : "auto");
 	rte_tel_data_add_dict_u64(d, "mbufs", cfg->mbufs);
 	rte_tel_data_add_dict_string(d, "verify_checksums", cfg->verify_checksums ? "yes" : "no");
 	return 0;
@@ -265,6 +270,54 @@ static int tel_config(const char *cmd, const char *params, struct rte_tel_data *
 	(void)cmd;
 	(void)params;
 	WITH_CONTROL(config_answer(d));
+}
+
+static int distributor_answer(struct rte_tel_data *d)
+{
+	struct distributor_worker_counters pw[DISTRIBUTOR_MAX_WORKERS];
+	struct distributor_counters c;
+	const struct distributor *dist = ctl->dist;
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "active", dist != NULL);
+	if (dist == NULL)
+		return 0;
+	unsigned n = distributor_workers(dist);
+	uint64_t ring_full = 0, in_rings = 0;
+	distributor_read(dist, &c, pw);
+	for (unsigned w = 0; w < n; w++) {
+		ring_full += pw[w].ring_full_dropped;
+		in_rings += distributor_in_rings(dist, w);
+	}
+	rte_tel_data_add_dict_u64(d, "tx_rings", distributor_has_tx_rings(dist));
+	rte_tel_data_add_dict_u64(d, "received", c.received);
+	rte_tel_data_add_dict_u64(d, "transmitted", c.transmitted);
+	rte_tel_data_add_dict_u64(d, "tx_failed", c.tx_failed);
+	rte_tel_data_add_dict_u64(d, "ring_full_dropped", ring_full);
+	rte_tel_data_add_dict_u64(d, "flushed_dropped", c.flushed_dropped);
+	rte_tel_data_add_dict_u64(d, "rx_paused", c.rx_paused);
+	rte_tel_data_add_dict_u64(d, "in_rings", in_rings);
+	/* Per worker, columns as /helogate/workers. */
+	static const char *const names[] = {"enqueued", "ring_full", "returned"};
+	for (int k = 0; k < 3; k++) {
+		struct rte_tel_data *col = rte_tel_data_alloc();
+		if (col == NULL)
+			return -1;
+		rte_tel_data_start_array(col, RTE_TEL_U64_VAL);
+		for (unsigned w = 0; w < n; w++)
+			rte_tel_data_add_array_u64(col, k == 0   ? pw[w].enqueued
+			                                : k == 1 ? pw[w].ring_full_dropped
+			                                         : pw[w].returned);
+		rte_tel_data_add_dict_container(d, names[k], col, 0);
+	}
+	return 0;
+}
+
+static int tel_distributor(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	WITH_CONTROL(distributor_answer(d));
 }
 
 /* The one command that writes: the live mode, as the console's set mode
@@ -310,7 +363,10 @@ int telemetry_register(struct control *c)
 	                               "The running configuration. No parameters") != 0 ||
 	    rte_telemetry_register_cmd("/helogate/mode", tel_mode,
 	                               "The live mode. Parameter: detect or enforce, to set it") !=
-	        0)
+	        0 ||
+	    rte_telemetry_register_cmd(
+	        "/helogate/distributor", tel_distributor,
+	        "Software distribution: counters, per worker. No parameters") != 0)
 		return -1;
 	return 0;
 }

@@ -12,6 +12,11 @@
  *   /helogate/verdicts    per reason ("reason" the names): judged, rejected;
  *                         ",REASON": that reason as one object
  *   /helogate/config      the running configuration, the live mode included
+ *   /helogate/distributor software distribution (--distribute): "active" 0
+ *                         or 1; its counters (received, transmitted,
+ *                         tx_failed, ring_full_dropped, flushed_dropped,
+ *                         rx_paused, in_rings) and per-worker columns
+ *                         enqueued, ring_full, returned
  *   /helogate/mode        the live mode; ",enforce" or ",detect" sets it, as
  *                         the console's set mode does (the only command that
  *                         writes; the socket is root's, mode 0700 directory)

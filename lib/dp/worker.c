@@ -30,6 +30,7 @@
 #include "filter/inspect.h"
 #include "filter/session.h"
 #include "dp/reassembly.h"
+#include "dp/distributor.h"
 
 /* Flows expired per loop at most, so the loop never stalls on a timer storm. */
 #define EXPIRE_BATCH 64
@@ -43,6 +44,7 @@ struct worker {
 	struct reassembly *frags; /* IP fragments waiting for their datagram */
 	struct session_env env;   /* what the stages share: pool, counters, ring, scratch */
 	volatile bool *stop;
+	struct distributor_lane *lane; /* NULL: the ports' queues */
 	struct worker_counters counters;
 	struct session_out out; /* the segments and timer of the packet at hand */
 	struct worker_tx tx[WORKER_SIDE_COUNT];
@@ -674,14 +676,21 @@ void worker_set_stop_flag(struct worker *w, volatile bool *stop)
 	w->stop = stop;
 }
 
+void worker_set_lane(struct worker *w, struct distributor_lane *lane)
+{
+	w->lane = lane;
+}
+
 static void flush_tx(struct worker *w, enum worker_side side, uint16_t port)
 {
 	struct worker_tx *tx = &w->tx[side];
 	uint16_t sent = 0;
 
 	for (int tries = 0; sent < tx->count && tries < TX_RETRIES; tries++)
-		sent += rte_eth_tx_burst(port, (uint16_t)w->id, tx->pkts + sent,
-		                         (uint16_t)(tx->count - sent));
+		sent += w->lane != NULL ? distributor_lane_tx(w->lane, side, tx->pkts + sent,
+		                                              (uint16_t)(tx->count - sent))
+		                        : rte_eth_tx_burst(port, (uint16_t)w->id, tx->pkts + sent,
+		                                           (uint16_t)(tx->count - sent));
 	w->counters.tx_packets += sent;
 	if (sent < tx->count) {
 		w->counters.dropped[CAUSE_TX_FAILED] += (uint64_t)(tx->count - sent);
@@ -729,8 +738,11 @@ int worker_run(void *arg)
 	while (!*w->stop) {
 		uint64_t now = worker_clock_ms();
 		for (unsigned s = 0; s < n_sides; s++) {
-			uint16_t n =
-			    rte_eth_rx_burst(ports[sides[s]], queue, pkts, (uint16_t)cfg->rx_burst);
+			uint16_t n = w->lane != NULL
+			                 ? distributor_lane_rx(w->lane, sides[s], pkts,
+			                                       (uint16_t)cfg->rx_burst)
+			                 : rte_eth_rx_burst(ports[sides[s]], queue, pkts,
+			                                    (uint16_t)cfg->rx_burst);
 			if (n == 0)
 				continue;
 			worker_handle_burst(w, pkts, n, sides[s], now);

@@ -29,6 +29,7 @@
 struct policy_rcu;
 struct scan_commands;
 struct event_ring;
+struct distributor_lane;
 
 /* Read-only state shared by every worker. */
 struct worker_shared {
@@ -87,6 +88,11 @@ void worker_quiescent(struct worker *w);
  * expire, quiescent; until *stop becomes true. arg: struct worker *. */
 int worker_run(void *arg);
 void worker_set_stop_flag(struct worker *w, volatile bool *stop);
+
+/* Software distribution (dp/distributor): receive from the lane's rings
+ * instead of queue `id` of each port, and transmit through the lane (its
+ * transmit rings, or queue `id`). NULL (the default): the ports' queues. */
+void worker_set_lane(struct worker *w, struct distributor_lane *lane);
 
 /* Count cycles per stage (counters.h, WORKER_STAGES) from now on; costs a
  * few rdtsc per packet, so only the benchmark turns it on. */

@@ -3,7 +3,8 @@
 #
 # usage: tests/lab/run.sh [--build DIR] [--kernel-bridge] [TEST...]
 #   TEST            delivery bogus_reasons pipelining after_reject starttls
-#                   lost_segment load detect server_reset policy selfcheck
+#                   lost_segment load detect server_reset policy evasion
+#                   workers selfcheck
 #                   (default: all)
 #   --build DIR     take helogate from DIR/app/helogate (default: build;
 #                   $HELOGATE wins if set)
@@ -19,7 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 all=(selfcheck delivery bogus_reasons pipelining after_reject starttls lost_segment load detect
-	server_reset policy evasion)
+	server_reset policy evasion workers)
 build=$root/build
 tests=()
 while [ $# -gt 0 ]; do

@@ -366,10 +366,30 @@ static void test_version_and_check_config(void **state)
 	assert_false(cfg.check_only);
 }
 
+static void test_distribute_is_auto_unless_yes_or_no(void **state)
+{
+	struct config cfg;
+	char err[256];
+	(void)state;
+	const char *none[] = {NULL};
+	assert_int_equal(parse(&cfg, err, none), 0);
+	assert_int_equal(cfg.distribute, CONFIG_DISTRIBUTE_AUTO);
+	const char *yes[] = {"--distribute", "yes", NULL};
+	assert_int_equal(parse(&cfg, err, yes), 0);
+	assert_int_equal(cfg.distribute, CONFIG_DISTRIBUTE_YES);
+	const char *no[] = {"--distribute", "no", NULL};
+	assert_int_equal(parse(&cfg, err, no), 0);
+	assert_int_equal(cfg.distribute, CONFIG_DISTRIBUTE_NO);
+	const char *bad[] = {"--distribute", "rss", NULL};
+	assert_int_equal(parse(&cfg, err, bad), -1);
+	assert_string_equal(err, "distribute: must be auto, yes or no, not 'rss'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults_are_enforce_inline_port_25),
+	    cmocka_unit_test(test_distribute_is_auto_unless_yes_or_no),
 	    cmocka_unit_test(test_options_are_applied),
 	    cmocka_unit_test(test_each_bad_option_gets_one_clear_message),
 	    cmocka_unit_test(test_config_file_sets_keys_and_the_command_line_overrides),
