@@ -517,10 +517,10 @@ static int run_profile(const char *name, const struct options *o, struct config 
 	bool have_stages = false;
 	if (o->profile_pass) {
 		for (unsigned i = 0; i < n_workers; i++)
-			worker_set_profiling(workers[i], true);
+			worker_set_profiling(workers[i], true, NULL);
 		run_pass(BENCH_HELOGATE, o->seconds / 2);
 		for (unsigned i = 0; i < n_workers; i++)
-			worker_set_profiling(workers[i], false);
+			worker_set_profiling(workers[i], false, NULL);
 		struct totals pt;
 		sum_pass(&pt);
 		sum_counters(&c2);
