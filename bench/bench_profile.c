@@ -23,7 +23,8 @@ struct session_key {
 /* Where a session's client stream is, to tell commands from body: after
  * a DATA line, the body starts once the server's 354 came (a refused DATA
  * has none; the client's next bytes are commands again) and ends at
- * CRLF.CRLF; after BDAT n, the next n bytes are body. */
+ * CRLF.CRLF (or LF.LF, for the synthesizer's bare-LF clients); after
+ * BDAT n, the next n bytes are body. */
 enum body_mode { BODY_NONE, BODY_WAIT_354, BODY_DATA, BODY_BDAT };
 
 struct body_tracker {
@@ -91,7 +92,9 @@ static enum bench_class body_client(struct body_tracker *b, const uint8_t *d, ui
 				b->mode = BODY_NONE;
 			break;
 		case BODY_DATA:
-			if (d[i] == '\n' && b->window == 0x0d0a2e0du) /* CR LF . CR, now LF */
+			/* CR LF . CR, now LF; or a client of bare LFs' LF . LF */
+			if (d[i] == '\n' &&
+			    (b->window == 0x0d0a2e0du || (b->window & 0xffffu) == 0x0a2eu))
 				b->mode = BODY_NONE;
 			b->window = b->window << 8 | d[i];
 			break;
