@@ -777,6 +777,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 	    line, sizeof(line),
 	    "{\"profile\":\"%s\",\"mode\":\"%s\",\"workers\":%u,\"concurrent\":%u,\"idle\":%u,"
 	    "\"flow_state\":\"%s\",\"pages\":\"%s\",\"active_sessions\":%u,"
+	    "\"flow_record_mib_per_worker\":%.1f,\"llc_mib\":%.0f,"
 	    "\"template_sessions\":%u,\"template_frames\":%u,\"batch\":%u,\"seconds\":%.3f,"
 	    "\"packets\":%" PRIu64 ",\"pps\":%.0f,\"pps_per_worker\":%.0f,\"bps\":%.0f,"
 	    "\"bps_per_worker\":%.0f,\"cycles_per_packet\":%.1f,\"baseline_pps\":%.0f,"
@@ -784,9 +785,10 @@ static int run_profile(const char *name, const struct options *o, struct config 
 	    "\"sessions_per_s_per_worker\":%.0f,\"verdicts_ok\":%s,\"bogus_verdicts\":%" PRIu64
 	    ",\"flows_table_full\":%" PRIu64 ",\"events_dropped\":%" PRIu64 "%s%s%s}",
 	    prof.name, mode_name, n_workers, o->concurrent, o->idle, flow_state, pages_name, active,
-	    prof.n_sessions, prof.n_frames, replays[0].batch, hg.seconds, hg.packets, hg.pps,
-	    hg.pps / n_workers, hg.bps, hg.bps / n_workers, hg.cycles_per_pkt, base.pps,
-	    base.cycles_per_pkt, base.pps > 0 ? hg.pps / base.pps : 0, judged_w, sessions_w,
+	    flow_mb, (double)llc / 1048576.0, prof.n_sessions, prof.n_frames, replays[0].batch,
+	    hg.seconds, hg.packets, hg.pps, hg.pps / n_workers, hg.bps, hg.bps / n_workers,
+	    hg.cycles_per_pkt, base.pps, base.cycles_per_pkt, base.pps > 0 ? hg.pps / base.pps : 0,
+	    judged_w, sessions_w,
 	    !prof.has_events ? "null"
 	    : ok             ? "true"
 	                     : "false",
