@@ -577,20 +577,27 @@ static int run_profile(const char *name, const struct options *o, struct config 
 	        (double)(rte_rdtsc() - t0) / (double)hz, open);
 	/* Is the flow state cold? Each round hands in one packet of every active
 	 * session, so between two packets of a session every other active
-	 * session's record is touched: once the records of a worker's active
-	 * sessions (plus their keys and buckets) are several times the LLC, the
-	 * record a packet needs has been evicted since its last packet. */
+	 * session's record is touched, with its key line and index bucket, and
+	 * the round's packets and everything else the worker reads pass through
+	 * the same caches. Records alone in less than half the LLC may stay
+	 * there (not cold); beyond twice the LLC the record a packet needs has
+	 * been evicted since the session's previous packet. Measured on a 32 MiB
+	 * LLC (docs/performance.md): a pure ACK costs ~400 cycles at 10,000
+	 * sessions (2.4 MiB of records), ~1,200 from 100,000 (24 MiB) on. */
 	uint64_t record_bytes = (sizeof(struct session) + 63) & ~(uint64_t)63;
 	double flow_mb = (double)(active / n_workers) * (double)record_bytes / 1048576.0;
 	uint64_t llc = llc_bytes();
+	double llc_mb = (double)llc / 1048576.0;
+	const char *coldness =
+	    o->warm || llc == 0    ? ""
+	    : flow_mb < llc_mb / 2 ? ": NOT cold, the records fit in the LLC (raise --concurrent)"
+	    : flow_mb < 2 * llc_mb ? ": partly cold (records near the LLC's size)"
+	                           : "";
 	fprintf(stderr,
 	        "helogate-bench: %s flow state: %u active sessions per worker touch %.1f MiB of "
 	        "%" PRIu64 "-byte records per round (LLC %.0f MiB)%s\n",
-	        o->warm ? "warm" : "cold", active / n_workers, flow_mb, record_bytes,
-	        (double)llc / 1048576.0,
-	        !o->warm && llc && flow_mb * 1048576.0 < 4.0 * (double)llc
-	            ? ": NOT cold, the records fit in the caches (raise --concurrent)"
-	            : "");
+	        o->warm ? "warm" : "cold", active / n_workers, flow_mb, record_bytes, llc_mb,
+	        coldness);
 
 	/* The measured pass. */
 	struct worker_counters c0, c1, c2;
