@@ -729,7 +729,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		         parse, flow, reasm - smtp, smtp - verdict, verdict, inject, other, total,
 		         prof_total);
 		printf("    cycles/packet by stage (profiled pass, %.0f cycles/packet there, "
-		       "+%.0f%%): "
+		       "%+.0f%%): "
 		       "parse %.0f, flow %.0f, reassembly %.0f, smtp+scan %.0f, verdict %.0f, "
 		       "inject %.0f, other %.0f; worker total %.0f\n",
 		       prof_total, 100.0 * (prof_total / hg.cycles_per_pkt - 1), parse, flow,
