@@ -24,6 +24,26 @@
 
 /* ---- profiles (bench_profile.c) ---------------------------------------------------------- */
 
+/* What a frame is, for the per-class table: its TCP flags, its direction
+ * and, for client payload, whether it starts inside a message body. */
+#define BENCH_CLASSES(X)                                                                           \
+	X(ACK, "ack", "pure ACK: no payload, no SYN, FIN or RST")                                  \
+	X(SERVER_DATA, "server-data", "server-to-client payload")                                  \
+	X(CLIENT_COMMAND, "client-command", "client payload outside a message body")               \
+	X(CLIENT_BODY, "client-body", "client payload inside a DATA or BDAT body")                 \
+	X(HANDSHAKE, "handshake", "SYN or SYN-ACK")                                                \
+	X(FIN_RST, "fin-rst", "FIN or RST")                                                        \
+	X(OTHER, "other", "not TCP to or from an SMTP port")
+
+enum bench_class {
+#define BENCH_CLASS_ENUM(sym, name, desc) BENCH_CLASS_##sym,
+	BENCH_CLASSES(BENCH_CLASS_ENUM)
+#undef BENCH_CLASS_ENUM
+	    BENCH_CLASS_COUNT
+};
+
+const char *bench_class_name(enum bench_class c);
+
 /* One frame, and where its client tuple lies (offsets from the frame start). */
 struct bench_frame {
 	uint32_t offset; /* of its bytes in bench_profile.bytes */
@@ -37,6 +57,7 @@ struct bench_frame {
 	uint8_t reason;       /* their reason */
 	uint8_t first_events; /* of them, those the session's first bogus command gives */
 	uint8_t c2s;          /* sent by the client */
+	uint8_t class;        /* enum bench_class */
 };
 
 /* A session: its frames are frames[first .. first + count), in capture order. */
@@ -84,13 +105,17 @@ void bench_profile_free(struct bench_profile *p);
 
 /* One concurrent session: which frame of its template comes next, and the
  * client port of its current incarnation. Slot j of worker w replays
- * template session j mod S with client address 10.0.0.0 + (j * N + w + 1)
- * (IPv6: the template's /96 and that number), so its tuple is unique. */
+ * template session (j + gen * C) mod S (C slots, S templates) with client
+ * address 10.0.0.0 + (j * N + w + 1) (IPv6: the template's /96 and that
+ * number), so its tuple is unique. */
 struct bench_slot {
 	uint32_t gen;  /* sessions this slot has started */
 	uint16_t pos;  /* next frame of the template */
 	uint16_t port; /* client port of the current session */
 };
+
+/* Packets per worker_handle_burst() call. */
+#define BENCH_BURST 32
 
 enum bench_pass {
 	BENCH_WARM_UP,  /* start the slots, staggered (not timed) */
@@ -116,6 +141,7 @@ struct bench_replay {
 	uint8_t *deferred; /* the slot waits in defer[] */
 	uint32_t *defer, n_defer;
 	struct rte_mbuf **pkts;
+	uint8_t *cls;          /* per packet of pkts: enum bench_class */
 	uint64_t step, offset; /* this round's order: slot (k * step + offset) mod n_slots */
 	uint32_t k;            /* visits made this round */
 	uint64_t rng;
@@ -124,6 +150,11 @@ struct bench_replay {
 	uint64_t sessions_started, sessions_done, deferrals;
 	/* the last pass */
 	uint64_t cycles, packets, bytes;
+	/* The profiled pass (worker_set_profiling with pkt_cycles): per class,
+	 * packets and the cycles worker_handle_burst() spent on them. */
+	bool profiling; /* the worker writes pkt_cycles (set with worker_set_profiling) */
+	uint64_t pkt_cycles[BENCH_BURST];
+	uint64_t class_packets[BENCH_CLASS_COUNT], class_cycles[BENCH_CLASS_COUNT];
 };
 
 int bench_replay_init(struct bench_replay *r, struct rte_mempool *pool, char *err, size_t err_size);
@@ -131,7 +162,11 @@ void bench_replay_free(struct bench_replay *r);
 
 /* One pass: BENCH_WARM_UP runs `stagger` rounds over every slot; the timed
  * passes run until `budget` cycles of timed work (or max_wall_cycles of wall
- * time) are spent. cycles/packets/bytes describe the pass. */
+ * time) are spent. cycles/packets/bytes describe the pass. The timed work
+ * is what helogate's poll loop does: worker_handle_burst(), taking the
+ * transmit batches back, worker_expire() every 16 bursts, the quiescent
+ * point; preparing the packets is not timed. While the worker profiles
+ * into r->pkt_cycles, the helogate pass adds to class_packets/cycles. */
 void bench_replay_run(struct bench_replay *r, enum bench_pass pass, uint64_t budget,
                       uint64_t max_wall_cycles);
 

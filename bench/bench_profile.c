@@ -20,12 +20,128 @@ struct session_key {
 	uint16_t client_port, server_port;
 };
 
+/* Where a session's client stream is, to tell commands from body: after
+ * a DATA line, the body starts once the server's 354 came (a refused DATA
+ * has none; the client's next bytes are commands again) and ends at
+ * CRLF.CRLF (or LF.LF, for the synthesizer's bare-LF clients); after
+ * BDAT n, the next n bytes are body. */
+enum body_mode { BODY_NONE, BODY_WAIT_354, BODY_DATA, BODY_BDAT };
+
+struct body_tracker {
+	uint8_t mode;       /* enum body_mode */
+	uint8_t line_len;   /* bytes of the current command line in line[] */
+	bool server_bol;    /* the server's next byte starts a line */
+	char line[24];      /* the current command line's start */
+	uint32_t window;    /* DATA: the last 4 client bytes */
+	uint32_t bdat_left; /* BDAT: chunk bytes still to come */
+};
+
 /* What the loader keeps per session besides struct bench_session. */
 struct session_aux {
 	struct session_key key;
 	bool had_event;       /* for the enforce-mode expectations: first event seen */
 	uint64_t first_frame; /* the frame of the first event */
+	struct body_tracker body;
 };
+
+static const char *const class_names[] = {
+#define BENCH_CLASS_NAME(sym, name, desc) name,
+    BENCH_CLASSES(BENCH_CLASS_NAME)
+#undef BENCH_CLASS_NAME
+};
+
+const char *bench_class_name(enum bench_class c)
+{
+	return c < BENCH_CLASS_COUNT ? class_names[c] : "?";
+}
+
+/* A complete client command line: does it open a body? */
+static void body_command(struct body_tracker *b)
+{
+	char l[sizeof(b->line) + 1];
+	size_t n = b->line_len;
+
+	for (size_t i = 0; i < n; i++)
+		l[i] =
+		    (char)(b->line[i] >= 'a' && b->line[i] <= 'z' ? b->line[i] - 32 : b->line[i]);
+	while (n > 0 && (l[n - 1] == '\n' || l[n - 1] == '\r' || l[n - 1] == ' '))
+		n--;
+	l[n] = '\0';
+	b->line_len = 0;
+	if (strcmp(l, "DATA") == 0) {
+		b->mode = BODY_WAIT_354;
+	} else if (strncmp(l, "BDAT ", 5) == 0) {
+		b->bdat_left = (uint32_t)strtoul(l + 5, NULL, 10);
+		if (b->bdat_left > 0)
+			b->mode = BODY_BDAT;
+	}
+}
+
+/* Follow the client's bytes; returns the class of a segment starting here. */
+static enum bench_class body_client(struct body_tracker *b, const uint8_t *d, uint32_t len)
+{
+	if (b->mode == BODY_WAIT_354)
+		b->mode = BODY_NONE; /* no 354 came: DATA was refused */
+	enum bench_class c =
+	    b->mode == BODY_NONE ? BENCH_CLASS_CLIENT_COMMAND : BENCH_CLASS_CLIENT_BODY;
+	for (uint32_t i = 0; i < len; i++) {
+		switch ((enum body_mode)b->mode) {
+		case BODY_BDAT:
+			b->bdat_left--;
+			if (b->bdat_left == 0)
+				b->mode = BODY_NONE;
+			break;
+		case BODY_DATA:
+			/* CR LF . CR, now LF; or a client of bare LFs' LF . LF */
+			if (d[i] == '\n' &&
+			    (b->window == 0x0d0a2e0du || (b->window & 0xffffu) == 0x0a2eu))
+				b->mode = BODY_NONE;
+			b->window = b->window << 8 | d[i];
+			break;
+		case BODY_NONE:
+		case BODY_WAIT_354:
+			if (b->line_len < sizeof(b->line))
+				b->line[b->line_len++] = (char)d[i];
+			if (d[i] == '\n')
+				body_command(b);
+			break;
+		}
+	}
+	return c;
+}
+
+/* Follow the server's bytes: a 354 line starts the body DATA asked for. */
+static void body_server(struct body_tracker *b, const uint8_t *d, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		if (b->server_bol && b->mode == BODY_WAIT_354 && len - i >= 3 &&
+		    memcmp(d + i, "354", 3) == 0) {
+			b->mode = BODY_DATA;
+			b->window = 0x0d0a; /* the DATA line's CRLF: ".CRLF" ends an empty body */
+		}
+		b->server_bol = d[i] == '\n';
+	}
+}
+
+static enum bench_class classify_tcp(const struct config *cfg, struct body_tracker *b,
+                                     const uint8_t *data, const struct pkt_info *pi, bool c2s)
+{
+	uint16_t server_port = c2s ? pi->dst_port : pi->src_port;
+
+	if (!config_is_smtp_port(cfg, server_port))
+		return BENCH_CLASS_OTHER;
+	if (pi->tcp_flags & TCP_FLAG_SYN)
+		return BENCH_CLASS_HANDSHAKE;
+	if (pi->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
+		return BENCH_CLASS_FIN_RST;
+	if (pi->payload_len == 0)
+		return BENCH_CLASS_ACK;
+	if (!c2s) {
+		body_server(b, data + pi->payload_offset, pi->payload_len);
+		return BENCH_CLASS_SERVER_DATA;
+	}
+	return body_client(b, data + pi->payload_offset, pi->payload_len);
+}
 
 struct loader {
 	struct bench_profile *p;
@@ -110,6 +226,8 @@ static uint32_t find_session(struct loader *l, const struct session_key *k)
 	l->map[h] = l->n_sessions + 1;
 	l->aux[l->n_sessions].key = *k;
 	l->aux[l->n_sessions].had_event = false;
+	memset(&l->aux[l->n_sessions].body, 0, sizeof(l->aux[0].body));
+	l->aux[l->n_sessions].body.server_bol = true;
 	memset(&l->sessions[l->n_sessions], 0, sizeof(l->sessions[0]));
 	return l->n_sessions++;
 }
@@ -199,7 +317,9 @@ static int add_frame(void *arg, const uint8_t *data, uint32_t len, uint64_t ts_n
 		f->l4ck_off = (uint16_t)(pi.l4_offset + 16);
 		f->hdr_len = pi.payload_offset;
 		f->c2s = c2s;
+		f->class = (uint8_t)classify_tcp(l->cfg, &l->aux[s].body, data, &pi, c2s);
 	} else {
+		f->class = BENCH_CLASS_OTHER;
 		s = lone_session(l);
 		if (s == UINT32_MAX) {
 			l->failed = true;
@@ -444,6 +564,7 @@ int bench_profile_cut_at_takeover(struct bench_profile *p, char *err, size_t err
 				f->offset = (uint32_t)(base + used);
 				f->len = (uint16_t)len;
 				f->events = f->first_events = 0;
+				f->class = BENCH_CLASS_FIN_RST;
 				used += len;
 			}
 		}

@@ -39,7 +39,6 @@
 #include "bench.h"
 #include "wire/cksum.h"
 
-#define BURST 32
 #define PREFETCH_AHEAD 8
 
 static const uint8_t rss_key[52] = {
@@ -163,13 +162,22 @@ static inline uint32_t slot_at(const struct bench_replay *r, uint32_t k)
 	return (uint32_t)(((uint64_t)k * r->step + r->offset) % r->n_slots);
 }
 
+/* The template slot j replays now: each session it starts is the next
+ * template after the last slot's, so a few slots (--warm) still walk
+ * through every template. */
+static inline const struct bench_session *slot_template(const struct bench_replay *r, uint32_t j)
+{
+	uint64_t t = (uint64_t)j + (uint64_t)r->slots[j].gen * r->n_slots;
+	return &r->p->sessions[t % r->p->n_sessions];
+}
+
 /* Put slot j's next frame into the batch; false when that frame (mbuf) is
  * already in it (another slot replaying the same template frame). */
 static bool add_slot(struct bench_replay *r, uint32_t j, bool account, uint32_t *n, uint64_t *sink)
 {
 	const struct bench_profile *p = r->p;
 	struct bench_slot *s = &r->slots[j];
-	const struct bench_session *t = &p->sessions[j % p->n_sessions];
+	const struct bench_session *t = slot_template(r, j);
 	uint32_t fi = t->first + s->pos;
 
 	if (r->stamp[fi] == r->batch_id)
@@ -198,6 +206,7 @@ static bool add_slot(struct bench_replay *r, uint32_t j, bool account, uint32_t 
 	if (account)
 		r->expected[f->reason] +=
 		    r->mode == CONFIG_MODE_ENFORCE ? f->first_events : f->events;
+	r->cls[*n] = f->class;
 	r->pkts[(*n)++] = m;
 	if (++s->pos == t->count) {
 		s->pos = 0;
@@ -213,7 +222,6 @@ static bool add_slot(struct bench_replay *r, uint32_t j, bool account, uint32_t 
  * of packets in r->pkts; *round_end says the round is complete. */
 static uint32_t prepare(struct bench_replay *r, bool warm_up, bool account, bool *round_end)
 {
-	const struct bench_profile *p = r->p;
 	uint32_t n = 0, keep = 0;
 	uint64_t sink = 0;
 
@@ -238,7 +246,7 @@ static uint32_t prepare(struct bench_replay *r, bool warm_up, bool account, bool
 			 * larger than the caches): ask for them ahead. A pktmbuf
 			 * pool's data starts right after the mbuf and its headroom. */
 			uint32_t a = slot_at(r, r->k + PREFETCH_AHEAD);
-			const struct bench_session *ta = &p->sessions[a % p->n_sessions];
+			const struct bench_session *ta = slot_template(r, a);
 			const uint8_t *ma = (const uint8_t *)r->m[ta->first + r->slots[a].pos];
 			rte_prefetch0(ma);
 			rte_prefetch0(ma + sizeof(struct rte_mbuf) + RTE_PKTMBUF_HEADROOM);
@@ -291,14 +299,19 @@ static void give_back(struct worker *w)
 
 static void process(struct bench_replay *r, uint32_t n, bool null_pipeline)
 {
-	for (uint32_t i = 0; i < n; i += BURST) {
-		uint16_t k = (uint16_t)(n - i < BURST ? n - i : BURST);
+	for (uint32_t i = 0; i < n; i += BENCH_BURST) {
+		uint16_t k = (uint16_t)(n - i < BENCH_BURST ? n - i : BENCH_BURST);
 		if (null_pipeline) {
 			null_burst(r->pkts + i, k);
 			continue;
 		}
 		uint64_t now = worker_clock_ms();
 		worker_handle_burst(r->w, r->pkts + i, k, WORKER_SIDE_LAB, now);
+		if (r->profiling)
+			for (uint16_t q = 0; q < k; q++) {
+				r->class_packets[r->cls[i + q]]++;
+				r->class_cycles[r->cls[i + q]] += r->pkt_cycles[q];
+			}
 		give_back(r->w);
 		if ((++r->bursts & 15) == 0)
 			worker_expire(r->w, now);
@@ -352,8 +365,9 @@ int bench_replay_init(struct bench_replay *r, struct rte_mempool *pool, char *er
 	r->deferred = calloc(slots, 1);
 	r->defer = calloc(r->batch, sizeof(*r->defer));
 	r->pkts = calloc((size_t)r->batch * 2, sizeof(*r->pkts)); /* deferred + new */
+	r->cls = calloc((size_t)r->batch * 2, 1);
 	if (r->m == NULL || r->stamp == NULL || r->slots == NULL || r->wait == NULL ||
-	    r->deferred == NULL || r->defer == NULL || r->pkts == NULL) {
+	    r->deferred == NULL || r->defer == NULL || r->pkts == NULL || r->cls == NULL) {
 		snprintf(err, err_size, "out of memory for %u slots", r->n_slots);
 		return -1;
 	}
@@ -373,7 +387,7 @@ int bench_replay_init(struct bench_replay *r, struct rte_mempool *pool, char *er
 	}
 	/* Stagger the starts, so that a round holds every stage of a session. */
 	for (uint32_t j = 0; j < r->n_slots; j++) {
-		const struct bench_session *t = &p->sessions[j % p->n_sessions];
+		const struct bench_session *t = slot_template(r, j);
 		uint32_t span = t->count < r->stagger ? t->count : r->stagger;
 		uint32_t h = (j * 0x9e3779b1u) ^ (j >> 7);
 		r->wait[j] = (uint8_t)(span ? (h >> 8) % span : 0);
@@ -395,6 +409,8 @@ void bench_replay_free(struct bench_replay *r)
 	free(r->deferred);
 	free(r->defer);
 	free(r->pkts);
+	free(r->cls);
+	r->cls = NULL;
 	r->m = NULL;
 	r->stamp = NULL;
 	r->slots = NULL;

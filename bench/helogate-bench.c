@@ -10,12 +10,18 @@
  * A profile (lib/synth, or a pcap) is loaded into mbufs once per worker and
  * replayed as C concurrent sessions spread over the EAL worker lcores by a
  * symmetric RSS hash of their tuples; every session a slot starts is a new
- * tuple (bench_replay.c says how). Passes, each on every worker at once:
- * warm-up (start the sessions, staggered), helogate (timed), helogate with
- * worker_set_profiling (timed, for the stage split only), null pipeline
- * (testpmd's macswap, timed). The verdict counts of the helogate passes
- * must equal what the profile's expected events say for the frames handed
- * in; otherwise the run is reported FAILED, whatever its speed.
+ * tuple (bench_replay.c says how). By default all C sessions are active
+ * and their packets interleave across all of them, so the flow state is
+ * cold as on a real edge; --warm keeps only 64 per worker active and opens
+ * the rest as idle sessions: the index holds C flows while the records
+ * touched stay in cache. Passes, each on every worker at once: warm-up
+ * (start the sessions, staggered), helogate (timed), helogate with
+ * worker_set_profiling (timed, for the stage split and the per-class table
+ * only), null pipeline (testpmd's macswap, timed). Meanwhile the main lcore
+ * takes the events off the workers' rings as helogate's control thread
+ * does. The verdict counts of the helogate passes must equal what the
+ * profile's expected events say for the frames handed in; otherwise the
+ * run is reported FAILED, whatever its speed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,17 +36,22 @@
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 
 #include "dp/policy_rcu.h"
 #include "judge/policy.h"
 #include "bench.h"
 #include "filter/event.h"
+#include "filter/session.h"
 #include "wire/inject.h"
 #include "smtp/scan.h"
 #include "synth/synth.h"
 
 #define MAX_WORKERS 64
+/* --warm: sessions active per worker (the rest of --concurrent is idle). */
+#define WARM_ACTIVE 64
 
 struct options {
 	const char *profile, *pcap, *json, *banlist;
@@ -48,7 +59,7 @@ struct options {
 	uint16_t smtp_port;
 	double seconds;
 	int mode; /* -1: by profile (bogus-flood enforce, others detect) */
-	bool profile_pass, sw_checksum, baseline;
+	bool profile_pass, sw_checksum, baseline, warm;
 };
 
 /* What one worker lcore runs for a pass. */
@@ -73,15 +84,28 @@ static int job_main(void *arg)
 	return 0;
 }
 
-/* The control thread's part: take the events off the workers' rings, as
- * helogate's writer does, so the workers pay for events as they would. */
-static void drain_events(void)
+/* The control thread's part, as app/helogate.c's drain_events() does it:
+ * read every event the workers published, format it as the events file's
+ * line (thrown away here: the file's I/O is the control thread's own cost)
+ * and release it, so the event lines move between the caches as they do
+ * in helogate and the workers pay for events as they would. Returns how
+ * many were taken. */
+static unsigned drain_events(void)
 {
+	static const struct event_format fmt = {.host = "bench", .replies = NULL};
+	char line[EVENT_JSON_MAX];
+	unsigned taken = 0;
+
 	for (unsigned i = 0; i < n_workers; i++) {
 		struct event_ring *ring = worker_events(workers[i]);
-		while (event_ring_peek(ring) != NULL)
+		const struct event *e;
+		while ((e = event_ring_peek(ring)) != NULL) {
+			event_format_json(e, &fmt, line, sizeof(line));
 			event_ring_release(ring);
+			taken++;
+		}
 	}
+	return taken;
 }
 
 static void run_pass(enum bench_pass pass, double seconds)
@@ -100,10 +124,10 @@ static void run_pass(enum bench_pass pass, double seconds)
 		if (++i == n_workers)
 			break;
 	}
-	while (atomic_load_explicit(&jobs_done, memory_order_acquire) < n_workers) {
-		drain_events();
-		usleep(100);
-	}
+	/* helogate's control loop: drain, sleep 1 ms only when nothing came. */
+	while (atomic_load_explicit(&jobs_done, memory_order_acquire) < n_workers)
+		if (drain_events() == 0)
+			usleep(1000);
 	rte_eal_mp_wait_lcore();
 	drain_events();
 }
@@ -175,7 +199,10 @@ static void usage(FILE *out)
 	    "  --profile NAME      smtp-mix, smtp-commands, bogus-flood, non-smtp, enforce (the\n"
 	    "                      bogus flood taken over) or all (default all)\n"
 	    "  --pcap FILE         replay a capture instead (no expected verdicts)\n"
-	    "  --concurrent C      sessions open at once, over all workers (default 10000)\n"
+	    "  --concurrent C      sessions open at once, over all workers, all active: their\n"
+	    "                      packets interleave, flow state cold (default 10000)\n"
+	    "  --warm              only 64 sessions per worker active, the rest of C idle: a\n"
+	    "                      C-flow index with the touched records in cache (the old mode)\n"
 	    "  --sessions S        template sessions synthesized (default 4096; at most C per "
 	    "worker)\n"
 	    "  --idle I            also open I idle sessions (handshake only) first\n"
@@ -223,6 +250,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"no-profile-pass", no_argument, NULL, 'P'},
 	    {"no-baseline", no_argument, NULL, 'N'},
 	    {"json", required_argument, NULL, 'j'},
+	    {"warm", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -296,6 +324,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'j':
 			o->json = optarg;
 			break;
+		case 'W':
+			o->warm = true;
+			break;
 		case 'M':
 			if (strcmp(optarg, "detect") == 0)
 				o->mode = CONFIG_MODE_DETECT;
@@ -331,6 +362,7 @@ struct totals {
 	double pps, bps, cycles_per_pkt;
 	uint64_t packets, cycles;
 	double pps_w[MAX_WORKERS];
+	uint64_t packets_w[MAX_WORKERS];
 };
 
 static void sum_pass(struct totals *t)
@@ -342,6 +374,7 @@ static void sum_pass(struct totals *t)
 		const struct bench_replay *r = &replays[i];
 		double s = (double)r->cycles / hz;
 		t->pps_w[i] = s > 0 ? (double)r->packets / s : 0;
+		t->packets_w[i] = r->packets;
 		t->pps += t->pps_w[i];
 		t->bps += s > 0 ? (double)r->bytes * 8.0 / s : 0;
 		t->packets += r->packets;
@@ -377,12 +410,59 @@ static struct rte_mempool *make_pool(const struct bench_profile *p, uint32_t per
 	                               (int)rte_socket_id());
 }
 
+/* What the run's memory is: the page size under the mbufs and every rte_*
+ * allocation ("4k" with --no-huge, "2m" with 2 MiB hugepages). */
+static const char *pages_name;
+
+static const char *find_pages(void)
+{
+	void *probe = rte_malloc(NULL, 64, 0);
+	const struct rte_memseg_list *msl = probe ? rte_mem_virt2memseg_list(probe) : NULL;
+	uint64_t sz = msl ? msl->page_sz : (rte_eal_has_hugepages() ? RTE_PGSIZE_2M : 4096);
+
+	rte_free(probe);
+	if (!rte_eal_has_hugepages() || sz <= 4096)
+		return "4k";
+	return sz == RTE_PGSIZE_2M ? "2m" : sz == RTE_PGSIZE_1G ? "1g" : "huge";
+}
+
+/* The last-level cache's size in bytes (sysfs), 0 when unknown. */
+static uint64_t llc_bytes(void)
+{
+	uint64_t best = 0;
+	for (int i = 0; i < 8; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			break;
+		unsigned long v = 0;
+		char unit = 0;
+		if (fscanf(f, "%lu%c", &v, &unit) >= 1) {
+			uint64_t b = unit == 'M'   ? (uint64_t)v << 20
+			             : unit == 'K' ? (uint64_t)v << 10
+			                           : v;
+			if (b > best)
+				best = b;
+		}
+		fclose(f);
+	}
+	return best;
+}
+
 static int run_profile(const char *name, const struct options *o, struct config *cfg,
                        const struct worker_shared *shared_in, FILE *json)
 {
 	char err[512];
 	struct bench_profile prof;
 	uint32_t per_worker = (o->concurrent + n_workers - 1) / n_workers;
+	/* --warm: a few active sessions per worker, the rest idle. */
+	uint32_t active = o->warm
+	                      ? (per_worker < WARM_ACTIVE ? per_worker : WARM_ACTIVE) * n_workers
+	                      : o->concurrent;
+	if (active > o->concurrent)
+		active = o->concurrent;
+	uint32_t idle = o->idle + (o->concurrent - active);
 	int rc;
 
 	if (o->pcap)
@@ -418,6 +498,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		}
 		policy_rcu_replace(shared_in->policy, pol);
 	}
+	/* The idle sessions are not spread exactly evenly (RSS): room for 25% more. */
 	uint64_t flows = o->flows ? o->flows
 	                          : (uint64_t)per_worker + per_worker / 4 +
 	                                (uint64_t)o->idle / n_workers * 5 / 4 + 65536;
@@ -450,13 +531,13 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		policy_rcu_reader_online(shared.policy, i);
 	}
 	uint64_t hz = rte_get_tsc_hz();
-	if (o->idle > 0) {
+	if (idle > 0) {
 		uint64_t t0 = rte_rdtsc();
-		if (open_idle_sessions(pool, o->idle) != 0) {
+		if (open_idle_sessions(pool, idle) != 0) {
 			fprintf(stderr, "helogate-bench: out of mbufs opening idle sessions\n");
 			return 2;
 		}
-		fprintf(stderr, "helogate-bench: %u idle sessions opened in %.1f s\n", o->idle,
+		fprintf(stderr, "helogate-bench: %u idle sessions opened in %.1f s\n", idle,
 		        (double)(rte_rdtsc() - t0) / (double)hz);
 	}
 	for (unsigned i = 0; i < n_workers; i++) {
@@ -466,7 +547,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		r->w = workers[i];
 		r->id = i;
 		r->n_workers = n_workers;
-		r->n_slots = o->concurrent / n_workers + (i < o->concurrent % n_workers);
+		r->n_slots = active / n_workers + (i < active % n_workers);
 		r->batch = o->batch;
 		r->stagger = o->stagger;
 		r->mode = mode;
@@ -494,6 +575,29 @@ static int run_profile(const char *name, const struct options *o, struct config 
 	        " packets in %.1f s, %u sessions tracked\n",
 	        prof.name, prof.n_frames, prof.n_sessions, warm_packets,
 	        (double)(rte_rdtsc() - t0) / (double)hz, open);
+	/* Is the flow state cold? Each round hands in one packet of every active
+	 * session, so between two packets of a session every other active
+	 * session's record is touched, with its key line and index bucket, and
+	 * the round's packets and everything else the worker reads pass through
+	 * the same caches. Records alone in less than half the LLC may stay
+	 * there (not cold); beyond twice the LLC the record a packet needs has
+	 * been evicted since the session's previous packet. Measured on a 32 MiB
+	 * LLC (docs/performance.md): a pure ACK costs ~400 cycles at 10,000
+	 * sessions (2.4 MiB of records), ~1,200 from 100,000 (24 MiB) on. */
+	uint64_t record_bytes = (sizeof(struct session) + 63) & ~(uint64_t)63;
+	double flow_mb = (double)(active / n_workers) * (double)record_bytes / 1048576.0;
+	uint64_t llc = llc_bytes();
+	double llc_mb = (double)llc / 1048576.0;
+	const char *coldness =
+	    o->warm || llc == 0    ? ""
+	    : flow_mb < llc_mb / 2 ? ": NOT cold, the records fit in the LLC (raise --concurrent)"
+	    : flow_mb < 2 * llc_mb ? ": partly cold (records near the LLC's size)"
+	                           : "";
+	fprintf(stderr,
+	        "helogate-bench: %s flow state: %u active sessions per worker touch %.1f MiB of "
+	        "%" PRIu64 "-byte records per round (LLC %.0f MiB)%s\n",
+	        o->warm ? "warm" : "cold", active / n_workers, flow_mb, record_bytes, llc_mb,
+	        coldness);
 
 	/* The measured pass. */
 	struct worker_counters c0, c1, c2;
@@ -514,13 +618,25 @@ static int run_profile(const char *name, const struct options *o, struct config 
 
 	/* The profiled pass: stage cycles only. */
 	double stage[WORKER_STAGE_COUNT] = {0}, prof_total = 0;
+	uint64_t class_pk[BENCH_CLASS_COUNT] = {0}, class_cy[BENCH_CLASS_COUNT] = {0};
 	bool have_stages = false;
 	if (o->profile_pass) {
-		for (unsigned i = 0; i < n_workers; i++)
-			worker_set_profiling(workers[i], true);
+		for (unsigned i = 0; i < n_workers; i++) {
+			struct bench_replay *r = &replays[i];
+			memset(r->class_packets, 0, sizeof(r->class_packets));
+			memset(r->class_cycles, 0, sizeof(r->class_cycles));
+			r->profiling = true;
+			worker_set_profiling(workers[i], true, r->pkt_cycles);
+		}
 		run_pass(BENCH_HELOGATE, o->seconds / 2);
-		for (unsigned i = 0; i < n_workers; i++)
-			worker_set_profiling(workers[i], false);
+		for (unsigned i = 0; i < n_workers; i++) {
+			worker_set_profiling(workers[i], false, NULL);
+			replays[i].profiling = false;
+			for (int k = 0; k < BENCH_CLASS_COUNT; k++) {
+				class_pk[k] += replays[i].class_packets[k];
+				class_cy[k] += replays[i].class_cycles[k];
+			}
+		}
 		struct totals pt;
 		sum_pass(&pt);
 		sum_counters(&c2);
@@ -571,8 +687,10 @@ static int run_profile(const char *name, const struct options *o, struct config 
 
 	const char *mode_name = mode == CONFIG_MODE_ENFORCE ? "enforce" : "detect";
 	const char *verdict_text = !prof.has_events ? "n/a(pcap)" : ok ? "ok" : "FAILED";
-	printf("%-14s %-7s %3u %10u %9.2f %8.2f %7.2f %7.0f %9.2f %7.0f %6.0f%% %11.0f %10.0f %s\n",
-	       prof.name, mode_name, n_workers, o->concurrent, hg.pps / 1e6,
+	const char *flow_state = o->warm ? "warm" : "cold";
+	printf("%-14s %-7s %3u %10u %-4s %-5s %9.2f %8.2f %7.2f %7.0f %9.2f %7.0f %6.0f%% %11.0f "
+	       "%10.0f %s\n",
+	       prof.name, mode_name, n_workers, o->concurrent, flow_state, pages_name, hg.pps / 1e6,
 	       hg.pps / 1e6 / n_workers, hg.bps / 1e9, hg.cycles_per_pkt, base.pps / 1e6,
 	       base.cycles_per_pkt, base.pps > 0 ? 100.0 * hg.pps / base.pps : 0, judged_w,
 	       sessions_w, verdict_text);
@@ -580,7 +698,7 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		printf("    Mpps per worker:");
 		for (unsigned i = 0; i < n_workers; i++)
 			printf(" %.2f", hg.pps_w[i] / 1e6);
-		printf("\n");
+		printf(" (total %.2f)\n", hg.pps / 1e6);
 	}
 	if (!ok)
 		printf("    verdicts differ (got/expected): %s\n", detail);
@@ -611,30 +729,77 @@ static int run_profile(const char *name, const struct options *o, struct config 
 		         parse, flow, reasm - smtp, smtp - verdict, verdict, inject, other, total,
 		         prof_total);
 		printf("    cycles/packet by stage (profiled pass, %.0f cycles/packet there, "
-		       "+%.0f%%): "
+		       "%+.0f%%): "
 		       "parse %.0f, flow %.0f, reassembly %.0f, smtp+scan %.0f, verdict %.0f, "
 		       "inject %.0f, other %.0f; worker total %.0f\n",
 		       prof_total, 100.0 * (prof_total / hg.cycles_per_pkt - 1), parse, flow,
 		       reasm - smtp, smtp - verdict, verdict, inject, other, total);
 	}
-	char line[3072];
+	/* Per class, from the profiled pass: share of packets, cycles per
+	 * packet in worker_handle_burst(); the rest of the timed loop (taking
+	 * the transmit batches back, expiry, quiescent points, refreshing the
+	 * policy) is spread over all packets as "outside". */
+	char classes[1536] = "";
+	uint64_t class_total = 0, class_cycles_total = 0;
+	for (int k = 0; k < BENCH_CLASS_COUNT; k++) {
+		class_total += class_pk[k];
+		class_cycles_total += class_cy[k];
+	}
+	if (have_stages && class_total > 0) {
+		double outside = prof_total - (double)class_cycles_total / (double)class_total;
+		size_t cl = (size_t)snprintf(classes, sizeof(classes), ",\"classes\":{");
+		printf("    per class (profiled pass): %-15s %7s %8s\n", "class", "packets",
+		       "cyc/pkt");
+		for (int k = 0; k < BENCH_CLASS_COUNT; k++) {
+			double share = (double)class_pk[k] / (double)class_total;
+			double cyc = class_pk[k] ? (double)class_cy[k] / (double)class_pk[k] : 0;
+			printf("    %27s%-15s %6.1f%% %8.0f\n", "",
+			       bench_class_name((enum bench_class)k), 100 * share, cyc);
+			cl += (size_t)snprintf(
+			    classes + cl, cl < sizeof(classes) ? sizeof(classes) - cl : 0,
+			    "%s\"%s\":{\"share\":%.4f,\"cycles_per_packet\":%.1f}", k ? "," : "",
+			    bench_class_name((enum bench_class)k), share, cyc);
+		}
+		printf("    %27s%-15s %7s %8.0f  (expiry, tx take-back, quiescent; every packet)\n",
+		       "", "outside", "", outside);
+		snprintf(classes + cl, cl < sizeof(classes) ? sizeof(classes) - cl : 0,
+		         "},\"class_outside_cycles_per_packet\":%.1f", outside);
+	}
+	char workers_json[1536];
+	size_t pw = (size_t)snprintf(workers_json, sizeof(workers_json), ",\"pps_workers\":[");
+	for (unsigned i = 0; i < n_workers; i++)
+		pw += (size_t)snprintf(workers_json + pw,
+		                       pw < sizeof(workers_json) ? sizeof(workers_json) - pw : 0,
+		                       "%s%.0f", i ? "," : "", hg.pps_w[i]);
+	pw += (size_t)snprintf(workers_json + pw,
+	                       pw < sizeof(workers_json) ? sizeof(workers_json) - pw : 0,
+	                       "],\"packets_workers\":[");
+	for (unsigned i = 0; i < n_workers; i++)
+		pw += (size_t)snprintf(workers_json + pw,
+		                       pw < sizeof(workers_json) ? sizeof(workers_json) - pw : 0,
+		                       "%s%" PRIu64, i ? "," : "", hg.packets_w[i]);
+	snprintf(workers_json + pw, pw < sizeof(workers_json) ? sizeof(workers_json) - pw : 0, "]");
+	char line[8192];
 	int len = snprintf(
 	    line, sizeof(line),
 	    "{\"profile\":\"%s\",\"mode\":\"%s\",\"workers\":%u,\"concurrent\":%u,\"idle\":%u,"
+	    "\"flow_state\":\"%s\",\"pages\":\"%s\",\"active_sessions\":%u,"
+	    "\"flow_record_mib_per_worker\":%.1f,\"llc_mib\":%.0f,"
 	    "\"template_sessions\":%u,\"template_frames\":%u,\"batch\":%u,\"seconds\":%.3f,"
 	    "\"packets\":%" PRIu64 ",\"pps\":%.0f,\"pps_per_worker\":%.0f,\"bps\":%.0f,"
 	    "\"bps_per_worker\":%.0f,\"cycles_per_packet\":%.1f,\"baseline_pps\":%.0f,"
 	    "\"baseline_cycles_per_packet\":%.1f,\"ratio\":%.3f,\"judged_per_s_per_worker\":%.0f,"
 	    "\"sessions_per_s_per_worker\":%.0f,\"verdicts_ok\":%s,\"bogus_verdicts\":%" PRIu64
-	    ",\"flows_table_full\":%" PRIu64 ",\"events_dropped\":%" PRIu64 "%s}",
-	    prof.name, mode_name, n_workers, o->concurrent, o->idle, prof.n_sessions, prof.n_frames,
-	    replays[0].batch, hg.seconds, hg.packets, hg.pps, hg.pps / n_workers, hg.bps,
-	    hg.bps / n_workers, hg.cycles_per_pkt, base.pps, base.cycles_per_pkt,
-	    base.pps > 0 ? hg.pps / base.pps : 0, judged_w, sessions_w,
+	    ",\"flows_table_full\":%" PRIu64 ",\"events_dropped\":%" PRIu64 "%s%s%s}",
+	    prof.name, mode_name, n_workers, o->concurrent, o->idle, flow_state, pages_name, active,
+	    flow_mb, (double)llc / 1048576.0, prof.n_sessions, prof.n_frames, replays[0].batch,
+	    hg.seconds, hg.packets, hg.pps, hg.pps / n_workers, hg.bps, hg.bps / n_workers,
+	    hg.cycles_per_pkt, base.pps, base.cycles_per_pkt, base.pps > 0 ? hg.pps / base.pps : 0,
+	    judged_w, sessions_w,
 	    !prof.has_events ? "null"
 	    : ok             ? "true"
 	                     : "false",
-	    bogus, c2.flows_table_full, c2.events_dropped, stages);
+	    bogus, c2.flows_table_full, c2.events_dropped, workers_json, stages, classes);
 	(void)len;
 	printf("JSON %s\n", line);
 	if (json)
@@ -727,9 +892,10 @@ int main(int argc, char **argv)
 	else
 		names[n_names++] = o.profile;
 
-	printf("%-14s %-7s %3s %10s %9s %8s %7s %7s %9s %7s %7s %11s %10s %s\n", "profile", "mode",
-	       "wrk", "concurrent", "Mpps", "Mpps/wk", "Gbit/s", "cyc/pkt", "null Mpps", "null cyc",
-	       "ratio", "judged/s/wk", "sess/s/wk", "verdicts");
+	pages_name = find_pages();
+	printf("%-14s %-7s %3s %10s %-4s %-5s %9s %8s %7s %7s %9s %7s %7s %11s %10s %s\n",
+	       "profile", "mode", "wrk", "concurrent", "flow", "pages", "Mpps", "Mpps/wk", "Gbit/s",
+	       "cyc/pkt", "null Mpps", "null cyc", "ratio", "judged/s/wk", "sess/s/wk", "verdicts");
 	int worst = 0;
 	for (int i = 0; i < n_names; i++) {
 		rc = run_profile(names[i], &o, &cfg, &shared, json);

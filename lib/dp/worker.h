@@ -95,8 +95,12 @@ void worker_set_stop_flag(struct worker *w, volatile bool *stop);
 void worker_set_lane(struct worker *w, struct distributor_lane *lane);
 
 /* Count cycles per stage (counters.h, WORKER_STAGES) from now on; costs a
- * few rdtsc per packet, so only the benchmark turns it on. */
-void worker_set_profiling(struct worker *w, bool on);
+ * few rdtsc per packet, so only the benchmark turns it on. pkt_cycles
+ * (optional, NULL: none; owned by the caller, at least as many entries as
+ * the largest burst): while on, each worker_handle_burst() call writes
+ * there the cycles of each of its packets, in order: the packet's own
+ * second pass plus an equal share of its group's first pass. */
+void worker_set_profiling(struct worker *w, bool on, uint64_t *pkt_cycles);
 
 const struct worker_counters *worker_counters(const struct worker *w);
 struct event_ring *worker_events(struct worker *w);
