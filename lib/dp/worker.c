@@ -410,7 +410,7 @@ static struct rte_mbuf *classify_fragment(struct worker *w, struct rte_mbuf *m, 
 }
 
 /* First pass: parse, count, and for SMTP segments build the flow key and
- * hash and prefetch the flow's bucket. Decides only; packets leave in the
+ * its hash (lookup_group() finds the flows). Decides only; packets leave in the
  * order they came. A fragment goes to the fragment table; the datagram it
  * completes replaces it in *mp and is classified like a received packet. */
 static void classify_packet(struct worker *w, struct rte_mbuf **mp, enum worker_side from,
@@ -477,7 +477,10 @@ static void classify_packet(struct worker *w, struct rte_mbuf **mp, enum worker_
 	key->client_port = c->c2s ? pi->src_port : pi->dst_port;
 	key->server_port = c->c2s ? pi->dst_port : pi->src_port;
 	c->hash = flow_key_hash(key);
-	flow_table_prefetch(w->flows, c->hash);
+	/* No bucket prefetch here: the bulk lookup issues the group's right
+	 * after, and an earlier one only competed with the header prefetches
+	 * for the core's outstanding-miss slots (removing it: -4 to -10% per
+	 * SMTP packet at 1M cold sessions, docs/performance.md). */
 	session_prof_add(&w->env, WORKER_STAGE_FLOW, t0);
 	c->tracked = true;
 }
@@ -556,9 +559,10 @@ static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_sid
 	worker_apply(w, m, pi, from, idx, d);
 }
 
-/* Packets are handled in groups: a first pass parses each one and
- * prefetches its flow's bucket, so the table's cache misses overlap
- * instead of stalling one packet after another (docs/performance.md). A
+/* Packets are handled in groups: a first pass parses each one, then the
+ * group's flows are found and their records requested together, so the
+ * table's cache misses overlap instead of stalling one packet after
+ * another (docs/performance.md). A
  * group is a whole default burst: 32 beat 16 by 11.6% per SMTP packet at
  * 1M cold sessions (bench-ab, 3 alternated rounds), the bulk lookup's own
  * best size (design.md, "Bulk lookups"). */
