@@ -72,7 +72,9 @@ uint32_t distributor_flow_hash(const uint8_t *frame, uint32_t len)
 	if (len < 14)
 		return 0;
 	uint16_t type = (uint16_t)(frame[12] << 8 | frame[13]);
-	for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {
+	/* The tag types pkt_parse() reads: 802.1Q, 802.1ad, pre-standard 0x9100. */
+	for (int tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8 || type == 0x9100);
+	     tags++) {
 		off += 4;
 		if (len < off + 2)
 			return 0;

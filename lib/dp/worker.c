@@ -410,7 +410,7 @@ static struct rte_mbuf *classify_fragment(struct worker *w, struct rte_mbuf *m, 
 }
 
 /* First pass: parse, count, and for SMTP segments build the flow key and
- * its hash (lookup_group() finds the flows). Decides only; packets leave in the
+ * its hash (find_group_flows() finds the flows). Decides only; packets leave in the
  * order they came. A fragment goes to the fragment table; the datagram it
  * completes replaces it in *mp and is classified like a received packet. */
 static void classify_packet(struct worker *w, struct rte_mbuf **mp, enum worker_side from,
@@ -577,8 +577,8 @@ static void handle_tracked(struct worker *w, struct rte_mbuf *m, enum worker_sid
  * its SMTP state and, at a verdict, its HELO. Returns the table's change
  * count the answers hold for.
  */
-static uint32_t lookup_group(struct worker *w, struct rte_mbuf *const *pkts, struct classified *c,
-                             uint16_t g)
+static uint32_t find_group_flows(struct worker *w, struct rte_mbuf *const *pkts,
+                                 struct classified *c, uint16_t g)
 {
 	const struct flow_key *keys[WORKER_GROUP];
 	uint32_t hashes[WORKER_GROUP];
@@ -637,7 +637,7 @@ void worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n,
 		}
 		for (uint16_t i = 0; i < g; i++)
 			classify_packet(w, &pkts[base + i], from, now_ms, &c[i]);
-		uint32_t changes = lookup_group(w, pkts + base, c, g);
+		uint32_t changes = find_group_flows(w, pkts + base, c, g);
 		/* Per-packet cycles (benchmark only): the first pass and the
 		 * group's lookup shared equally, then each packet's second
 		 * pass on its own. */

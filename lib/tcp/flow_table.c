@@ -268,11 +268,6 @@ int32_t flow_table_lookup(struct flow_table *t, const struct flow_key *key, uint
 	return lookup_beyond(t, key, b, sig);
 }
 
-void flow_table_prefetch(const struct flow_table *t, uint32_t hash)
-{
-	__builtin_prefetch(&t->buckets[bucket_of(t, hash)], 0, 3);
-}
-
 static void lookup_group(struct flow_table *t, const struct flow_key *const *keys,
                          const uint32_t *hashes, unsigned n, int32_t *out)
 {

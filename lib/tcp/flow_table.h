@@ -70,10 +70,6 @@ void flow_table_free(struct flow_table *t);
  * one 64-byte bucket and, on a 16-bit signature match, one key line. */
 int32_t flow_table_lookup(struct flow_table *t, const struct flow_key *key, uint32_t hash);
 
-/* Prefetch the bucket a lookup of hash reads first; issue it a few hundred
- * cycles before the lookup (e.g. for a whole burst) to hide its miss. */
-void flow_table_prefetch(const struct flow_table *t, uint32_t hash);
-
 /* n lookups at once: out[i] is flow_table_lookup(t, keys[i], hashes[i]).
  * Groups of 32 go stage by stage: all buckets prefetched, then all
  * candidate keys, then the compares, so the misses overlap. */

@@ -84,6 +84,10 @@ static void test_vlan_and_qinq_tags_do_not_change_the_worker(void **state)
 	uint32_t l2 = ipv4_frame(two, 2, client4, server4, 40000, 25, 0);
 	assert_int_equal(distributor_flow_hash(plain, l0), distributor_flow_hash(one, l1));
 	assert_int_equal(distributor_flow_hash(plain, l0), distributor_flow_hash(two, l2));
+	/* The pre-standard 0x9100 outer tag, which pkt_parse() accepts too. */
+	two[12] = 0x91;
+	two[13] = 0x00;
+	assert_int_equal(distributor_flow_hash(plain, l0), distributor_flow_hash(two, l2));
 }
 
 static void test_both_directions_of_an_ipv6_session_hash_alike(void **state)
